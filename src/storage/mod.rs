@@ -1,0 +1,205 @@
+//! Storage: one trait over the product's types, with an embedded SQLite implementation (the
+//! default, one file in the data directory) and a PostgreSQL one for production. The backend is
+//! chosen from the URL scheme. Both keep every workspace's rows under keys that start with the
+//! workspace id, so a distributed PostgreSQL can shard by workspace.
+
+mod migrate;
+pub mod postgres;
+pub mod sqlite;
+
+use async_trait::async_trait;
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::ingest::FieldError;
+use crate::ingest::directory::{DirectoryKind, DirectoryRecord};
+use crate::model::{ActivityBatch, Plan, Privacy, Role, Scope, Workspace};
+
+/// A storage failure. Callers never see SQL text; the web layer answers 500 and logs the cause.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique thing (a workspace id) already exists.
+    #[error("{0} already exists")]
+    Conflict(String),
+    #[error("SQLite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("PostgreSQL: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
+    #[error("PostgreSQL connection pool: {0}")]
+    Pool(String),
+    /// A stored value that the code cannot read back: a bug or a hand edit.
+    #[error("stored value cannot be read: {0}")]
+    Corrupt(String),
+    #[error("migration {version} failed: {reason}")]
+    Migration { version: i64, reason: String },
+    #[error("the store has shut down")]
+    Closed,
+    #[error("cannot open the store: {0}")]
+    Open(String),
+}
+
+/// Changes to a workspace's settings; `None` leaves a setting as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WorkspacePatch {
+    pub name: Option<String>,
+    pub plan: Option<Plan>,
+    pub timezone: Option<String>,
+    pub privacy: Option<Privacy>,
+}
+
+/// An API key as stored: everything but its secret, which only its hash stands for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKey {
+    pub id: String,
+    pub workspace_id: String,
+    pub name: String,
+    pub role: Role,
+    pub scopes: Vec<Scope>,
+    pub created_at: i64,
+    pub expires_at: Option<i64>,
+    pub last_used_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+/// What an accepted activity batch did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct IngestOutcome {
+    /// Events stored for the first time.
+    pub accepted: u64,
+    /// Events whose id was already stored (or repeated in the batch); their content is ignored.
+    pub duplicates: u64,
+}
+
+/// What a directory upsert did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UpsertOutcome {
+    Stored {
+        created: u64,
+        updated: u64,
+    },
+    /// Records that would create entries without their required fields; nothing was stored.
+    Refused(Vec<FieldError>),
+}
+
+/// How many events of each type a workspace holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct EventCounts {
+    pub messages: u64,
+    pub tool_executions: u64,
+    pub skill_executions: u64,
+    pub workflow_runs: u64,
+}
+
+/// The operations tally needs from a store. Every method is scoped by workspace except the
+/// two lookups that cannot be: API keys by hash and console accounts by email.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Which backend this is: `sqlite` or `postgres`.
+    fn backend(&self) -> &'static str;
+
+    /// Checks that the store answers.
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Creates a workspace. [`StoreError::Conflict`] when its id is taken.
+    async fn create_workspace(&self, workspace: &Workspace) -> Result<(), StoreError>;
+    async fn workspace(&self, id: &str) -> Result<Option<Workspace>, StoreError>;
+    async fn workspaces(&self) -> Result<Vec<Workspace>, StoreError>;
+    /// Applies a patch; `None` when the workspace does not exist.
+    async fn update_workspace(
+        &self,
+        id: &str,
+        patch: &WorkspacePatch,
+    ) -> Result<Option<Workspace>, StoreError>;
+
+    async fn create_key(&self, key: &ApiKey, secret_hash: &str) -> Result<(), StoreError>;
+    async fn key_by_hash(&self, secret_hash: &str) -> Result<Option<ApiKey>, StoreError>;
+    /// The workspace's keys that are not revoked, oldest first.
+    async fn keys(&self, workspace: &str) -> Result<Vec<ApiKey>, StoreError>;
+    /// Revokes a key; `false` when no such live key exists in the workspace.
+    async fn revoke_key(&self, workspace: &str, key_id: &str, at: i64) -> Result<bool, StoreError>;
+    async fn touch_key(&self, workspace: &str, key_id: &str, at: i64) -> Result<(), StoreError>;
+
+    /// Stores a validated batch in one transaction, durable when this returns `Ok`. Events whose
+    /// id is already stored for their type are counted as duplicates and left unchanged.
+    async fn ingest(
+        &self,
+        workspace: &str,
+        batch: ActivityBatch,
+    ) -> Result<IngestOutcome, StoreError>;
+    /// The events whose instant lies in `[from, to)`, each list ordered by instant then id.
+    async fn activity_between(
+        &self,
+        workspace: &str,
+        from: i64,
+        to: i64,
+    ) -> Result<ActivityBatch, StoreError>;
+    async fn event_counts(&self, workspace: &str) -> Result<EventCounts, StoreError>;
+
+    /// Merges records into a directory in one transaction: all of them or none.
+    async fn upsert_directory(
+        &self,
+        workspace: &str,
+        kind: DirectoryKind,
+        records: Vec<DirectoryRecord>,
+    ) -> Result<UpsertOutcome, StoreError>;
+    /// Every entry of a directory, ordered by id, each with all its fields.
+    async fn directory(
+        &self,
+        workspace: &str,
+        kind: DirectoryKind,
+    ) -> Result<Vec<DirectoryRecord>, StoreError>;
+
+    /// Sets the console password hash of the person with this email.
+    async fn set_password_hash(&self, email: &str, hash: &str, at: i64) -> Result<(), StoreError>;
+    async fn password_hash(&self, email: &str) -> Result<Option<String>, StoreError>;
+}
+
+/// A shared handle on whichever store is configured.
+pub type SharedStore = Arc<dyn Store>;
+
+/// Opens the store a URL names (`postgres://…`, `sqlite://PATH`), or the embedded one in
+/// `data_dir` when there is no URL, and brings its schema up to date.
+///
+/// # Errors
+/// A message saying what to fix when the URL's scheme is unknown or the store cannot be opened.
+pub async fn open(database_url: Option<&str>, data_dir: &Path) -> Result<SharedStore, StoreError> {
+    match database_url {
+        None => Ok(Arc::new(sqlite::SqliteStore::open(
+            &data_dir.join("tally.sqlite"),
+        )?)),
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            Ok(Arc::new(postgres::PgStore::connect(url).await?))
+        }
+        Some(url) if url.starts_with("sqlite://") => {
+            let path = url.trim_start_matches("sqlite://");
+            Ok(Arc::new(sqlite::SqliteStore::open(Path::new(path))?))
+        }
+        Some(url) => Err(StoreError::Open(format!(
+            "unsupported database URL scheme in {:?}: use postgres://user@host/db, sqlite://path/to/file, or leave it unset for the embedded store in the data directory",
+            url.split("://").next().unwrap_or(url)
+        ))),
+    }
+}
+
+pub(crate) fn parse_word<T: std::str::FromStr<Err = String>>(
+    what: &str,
+    s: &str,
+) -> Result<T, StoreError> {
+    s.parse()
+        .map_err(|e| StoreError::Corrupt(format!("{what} {s:?}: {e}")))
+}
+
+pub(crate) fn scopes_to_text(scopes: &[Scope]) -> String {
+    scopes
+        .iter()
+        .map(|s| s.as_str())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+pub(crate) fn scopes_from_text(text: &str) -> Result<Vec<Scope>, StoreError> {
+    text.split(',')
+        .filter(|s| !s.is_empty())
+        .map(|s| parse_word("scope", s))
+        .collect()
+}

@@ -1,0 +1,90 @@
+//! Bearer API keys on API routes.
+
+use axum::http::{HeaderMap, header};
+
+use super::AppState;
+use super::error::{ApiError, ApiResult};
+use crate::access::{Need, authorize, hash_secret};
+use crate::model::{Workspace, is_valid_workspace_id};
+use crate::storage::ApiKey;
+
+/// How often a key's `lastUsedAt` is written at most.
+const TOUCH_EVERY_MICROS: i64 = 60_000_000;
+
+/// Authenticates the request's key and checks it may act on `workspace` with `need`.
+///
+/// # Errors
+/// 401 without a valid key, 404 for another or unknown workspace, 403 without the role or scope.
+pub async fn require(
+    state: &AppState,
+    headers: &HeaderMap,
+    workspace: &str,
+    need: Need,
+) -> ApiResult<ApiKey> {
+    let secret = bearer(headers)?;
+    let key = state
+        .store
+        .key_by_hash(&hash_secret(secret))
+        .await?
+        .ok_or_else(|| ApiError::Unauthenticated("unknown API key".into()))?;
+    if !is_valid_workspace_id(workspace) {
+        return Err(ApiError::NotFound("workspace not found".into()));
+    }
+    let now = jiff::Timestamp::now().as_microsecond();
+    authorize(&key, workspace, need, now)?;
+    if key
+        .last_used_at
+        .is_none_or(|at| now - at > TOUCH_EVERY_MICROS)
+    {
+        let (store, ws, id) = (
+            state.store.clone(),
+            key.workspace_id.clone(),
+            key.id.clone(),
+        );
+        tokio::spawn(async move {
+            if let Err(e) = store.touch_key(&ws, &id, now).await {
+                tracing::warn!(error = %e, "could not record key use");
+            }
+        });
+    }
+    Ok(key)
+}
+
+/// Like [`require`], then loads the workspace.
+///
+/// # Errors
+/// As [`require`], and 404 when the workspace no longer exists.
+pub async fn require_workspace(
+    state: &AppState,
+    headers: &HeaderMap,
+    workspace: &str,
+    need: Need,
+) -> ApiResult<(ApiKey, Workspace)> {
+    let key = require(state, headers, workspace, need).await?;
+    let ws = state
+        .store
+        .workspace(workspace)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("workspace not found".into()))?;
+    Ok((key, ws))
+}
+
+fn bearer(headers: &HeaderMap) -> ApiResult<&str> {
+    let value = headers.get(header::AUTHORIZATION).ok_or_else(|| {
+        ApiError::Unauthenticated(
+            "missing Authorization header: send `Authorization: Bearer <API key>`".into(),
+        )
+    })?;
+    value
+        .to_str()
+        .ok()
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| {
+            ApiError::Unauthenticated("the Authorization header must be `Bearer <API key>`".into())
+        })
+}

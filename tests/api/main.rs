@@ -1,0 +1,8 @@
+//! API and storage tests, each run against SQLite and PostgreSQL.
+
+mod admin;
+mod crash;
+mod ingest;
+mod ops;
+mod storage;
+mod support;
