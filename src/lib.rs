@@ -3,6 +3,7 @@
 //! command line and starts things.
 
 pub mod access;
+pub mod analytics;
 pub mod cli;
 pub mod config;
 pub mod generate;

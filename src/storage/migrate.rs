@@ -18,8 +18,10 @@ macro_rules! migrations {
     };
 }
 
-pub const SQLITE: &[Migration] = migrations!("sqlite": 1 "0001_foundation");
-pub const POSTGRES: &[Migration] = migrations!("postgres": 1 "0001_foundation");
+pub const SQLITE: &[Migration] =
+    migrations!("sqlite": 1 "0001_foundation", 2 "0002_execution_message_index");
+pub const POSTGRES: &[Migration] =
+    migrations!("postgres": 1 "0001_foundation", 2 "0002_execution_message_index");
 
 #[cfg(test)]
 mod tests {

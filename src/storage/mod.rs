@@ -81,6 +81,17 @@ pub enum UpsertOutcome {
     Refused(Vec<FieldError>),
 }
 
+/// A message with the distinct names, sorted, of the tools and skills executed for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageRow {
+    pub message: crate::model::Message,
+    pub tools: Vec<String>,
+    pub skills: Vec<String>,
+}
+
+/// Where a page of messages starts: after this instant and id.
+pub type MessageCursor = (i64, String);
+
 /// How many events of each type a workspace holds.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct EventCounts {
@@ -134,6 +145,16 @@ pub trait Store: Send + Sync + 'static {
         to: i64,
     ) -> Result<ActivityBatch, StoreError>;
     async fn event_counts(&self, workspace: &str) -> Result<EventCounts, StoreError>;
+    /// Up to `limit` messages of `[from, to)` after `after`, ordered by instant then id, each
+    /// with the tools and skills executed for it. Paging keeps memory flat on any range.
+    async fn message_page(
+        &self,
+        workspace: &str,
+        from: i64,
+        to: i64,
+        after: Option<MessageCursor>,
+        limit: usize,
+    ) -> Result<Vec<MessageRow>, StoreError>;
 
     /// Merges records into a directory in one transaction: all of them or none.
     async fn upsert_directory(

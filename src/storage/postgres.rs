@@ -328,21 +328,7 @@ impl Store for PgStore {
             )
             .await?
         {
-            batch.messages.push(Message {
-                id: r.try_get(0)?,
-                occurred_at: r.try_get(1)?,
-                conversation_id: r.try_get(2)?,
-                parent_message_id: r.try_get(3)?,
-                user_id: r.try_get(4)?,
-                agent_id: r.try_get(5)?,
-                source: r.try_get(6)?,
-                model_id: r.try_get(7)?,
-                provider_id: r.try_get(8)?,
-                project_id: r.try_get(9)?,
-                tokens_in: r.try_get(10)?,
-                tokens_out: r.try_get(11)?,
-                cost_micros: r.try_get(12)?,
-            });
+            batch.messages.push(message_from_row(&r)?);
         }
         for table in ["tool_executions", "skill_executions"] {
             let mut list = Vec::new();
@@ -391,6 +377,45 @@ impl Store for PgStore {
             });
         }
         Ok(batch)
+    }
+
+    async fn message_page(
+        &self,
+        workspace: &str,
+        from: i64,
+        to: i64,
+        after: Option<MessageCursor>,
+        limit: usize,
+    ) -> Result<Vec<MessageRow>, StoreError> {
+        let (after_at, after_id) = after.unwrap_or((i64::MIN, String::new()));
+        let rows = self
+            .client()
+            .await?
+            .query(
+                "SELECT m.id, m.occurred_at, m.conversation_id, m.parent_message_id, m.user_id,
+                    m.agent_id, m.source, m.model_id, m.provider_id, m.project_id, m.tokens_in,
+                    m.tokens_out, m.cost_micros,
+                    ARRAY(SELECT DISTINCT name FROM tool_executions t
+                          WHERE t.workspace_id = m.workspace_id AND t.message_id = m.id ORDER BY name),
+                    ARRAY(SELECT DISTINCT name FROM skill_executions s
+                          WHERE s.workspace_id = m.workspace_id AND s.message_id = m.id ORDER BY name)
+                 FROM messages m
+                 WHERE m.workspace_id = $1
+                   AND (m.occurred_at > $2 OR (m.occurred_at = $2 AND m.id COLLATE \"C\" > $3))
+                   AND m.occurred_at >= $4 AND m.occurred_at < $5
+                 ORDER BY m.occurred_at, m.id COLLATE \"C\" LIMIT $6",
+                &[&workspace, &after_at, &after_id, &from, &to, &(limit as i64)],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(MessageRow {
+                    message: message_from_row(r)?,
+                    tools: r.try_get(13)?,
+                    skills: r.try_get(14)?,
+                })
+            })
+            .collect()
     }
 
     async fn event_counts(&self, workspace: &str) -> Result<EventCounts, StoreError> {
@@ -533,6 +558,24 @@ impl Store for PgStore {
             .await?;
         Ok(row.map(|r| r.try_get(0)).transpose()?)
     }
+}
+
+fn message_from_row(r: &Row) -> Result<Message, StoreError> {
+    Ok(Message {
+        id: r.try_get(0)?,
+        occurred_at: r.try_get(1)?,
+        conversation_id: r.try_get(2)?,
+        parent_message_id: r.try_get(3)?,
+        user_id: r.try_get(4)?,
+        agent_id: r.try_get(5)?,
+        source: r.try_get(6)?,
+        model_id: r.try_get(7)?,
+        provider_id: r.try_get(8)?,
+        project_id: r.try_get(9)?,
+        tokens_in: r.try_get(10)?,
+        tokens_out: r.try_get(11)?,
+        cost_micros: r.try_get(12)?,
+    })
 }
 
 async fn insert_messages(

@@ -508,6 +508,43 @@ impl Store for SqliteStore {
         self.read(move |c| read_activity(c, &ws, from, to)).await
     }
 
+    async fn message_page(
+        &self,
+        workspace: &str,
+        from: i64,
+        to: i64,
+        after: Option<MessageCursor>,
+        limit: usize,
+    ) -> Result<Vec<MessageRow>, StoreError> {
+        let ws = workspace.to_string();
+        self.read(move |c| {
+            let (after_at, after_id) = after.unwrap_or((i64::MIN, String::new()));
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {MESSAGE_COLUMNS},
+                    (SELECT group_concat(name, char(31)) FROM tool_executions t
+                      WHERE t.workspace_id = m.workspace_id AND t.message_id = m.id),
+                    (SELECT group_concat(name, char(31)) FROM skill_executions s
+                      WHERE s.workspace_id = m.workspace_id AND s.message_id = m.id)
+                 FROM messages m
+                 WHERE m.workspace_id = ?1 AND (m.occurred_at, m.id) > (?2, ?3)
+                   AND m.occurred_at >= ?4 AND m.occurred_at < ?5
+                 ORDER BY m.occurred_at, m.id LIMIT ?6"
+            ))?;
+            let rows = stmt.query_map(
+                params![ws, after_at, after_id, from, to, limit as i64],
+                |r| {
+                    Ok(MessageRow {
+                        message: message_from_row(r)?,
+                        tools: names(r.get(13)?),
+                        skills: names(r.get(14)?),
+                    })
+                },
+            )?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
     async fn event_counts(&self, workspace: &str) -> Result<EventCounts, StoreError> {
         let ws = workspace.to_string();
         self.read(move |c| {
@@ -577,6 +614,38 @@ impl Store for SqliteStore {
     }
 }
 
+const MESSAGE_COLUMNS: &str = "m.id, m.occurred_at, m.conversation_id, m.parent_message_id,
+    m.user_id, m.agent_id, m.source, m.model_id, m.provider_id, m.project_id, m.tokens_in,
+    m.tokens_out, m.cost_micros";
+
+fn message_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Message> {
+    Ok(Message {
+        id: r.get(0)?,
+        occurred_at: r.get(1)?,
+        conversation_id: r.get(2)?,
+        parent_message_id: r.get(3)?,
+        user_id: r.get(4)?,
+        agent_id: r.get(5)?,
+        source: r.get(6)?,
+        model_id: r.get(7)?,
+        provider_id: r.get(8)?,
+        project_id: r.get(9)?,
+        tokens_in: r.get(10)?,
+        tokens_out: r.get(11)?,
+        cost_micros: r.get(12)?,
+    })
+}
+
+/// Distinct sorted names from a `group_concat(name, char(31))`.
+fn names(joined: Option<String>) -> Vec<String> {
+    let mut names: Vec<String> = joined
+        .map(|j| j.split('\u{1f}').map(str::to_string).collect())
+        .unwrap_or_default();
+    names.sort();
+    names.dedup();
+    names
+}
+
 fn read_activity(
     c: &Connection,
     ws: &str,
@@ -584,29 +653,12 @@ fn read_activity(
     to: i64,
 ) -> Result<ActivityBatch, StoreError> {
     let mut batch = ActivityBatch::default();
-    let mut stmt = c.prepare_cached(
-        "SELECT id, occurred_at, conversation_id, parent_message_id, user_id, agent_id, source,
-            model_id, provider_id, project_id, tokens_in, tokens_out, cost_micros
-         FROM messages WHERE workspace_id = ?1 AND occurred_at >= ?2 AND occurred_at < ?3
-         ORDER BY occurred_at, id",
-    )?;
-    let rows = stmt.query_map(params![ws, from, to], |r| {
-        Ok(Message {
-            id: r.get(0)?,
-            occurred_at: r.get(1)?,
-            conversation_id: r.get(2)?,
-            parent_message_id: r.get(3)?,
-            user_id: r.get(4)?,
-            agent_id: r.get(5)?,
-            source: r.get(6)?,
-            model_id: r.get(7)?,
-            provider_id: r.get(8)?,
-            project_id: r.get(9)?,
-            tokens_in: r.get(10)?,
-            tokens_out: r.get(11)?,
-            cost_micros: r.get(12)?,
-        })
-    })?;
+    let mut stmt = c.prepare_cached(&format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages m
+         WHERE m.workspace_id = ?1 AND m.occurred_at >= ?2 AND m.occurred_at < ?3
+         ORDER BY m.occurred_at, m.id"
+    ))?;
+    let rows = stmt.query_map(params![ws, from, to], message_from_row)?;
     batch.messages = rows.collect::<Result<_, _>>()?;
     for table in ["tool_executions", "skill_executions"] {
         let mut stmt = c.prepare_cached(&format!(

@@ -1,6 +1,7 @@
 //! API and storage tests, each run against SQLite and PostgreSQL.
 
 mod admin;
+mod analytics;
 mod crash;
 mod ingest;
 mod ops;

@@ -1,6 +1,7 @@
 //! The `/api/v1` routes and their documentation, in one list.
 
 mod admin;
+mod analytics;
 pub use admin::{key_json, settings_json};
 mod ingest;
 
@@ -72,6 +73,21 @@ pub fn routes() -> Api<AppState> {
             body: None,
             ok: (204, "Revoked", Value::Null),
             errors: &[401, 403, 404],
+        })
+        .route(Method::GET, "/api/v1/w/{wId}/analytics/export", analytics::export, RouteDoc {
+            summary: "Export workspace analytics (Dust-compatible)",
+            description: "One of the tables usage_metrics, active_users, source, tool_usage, skill_usage, agents, users, messages for the local dates startDate..endDate (both included) in `timezone` (IANA, default UTC). CSV (RFC 4180, header row always, text cells starting with = + - @ tab or CR get a leading ') or JSON with numbers as numbers. usage_metrics and active_users have a row for every date; the other daily tables list non-zero rows by date then name; agents and users include those without messages. messages streams.",
+            caller: Caller::Key("role builder or admin"),
+            query: &[
+                ("table", "usage_metrics|active_users|source|tool_usage|skill_usage|agents|users|messages", true),
+                ("startDate", "first local date, YYYY-MM-DD", true),
+                ("endDate", "last local date, YYYY-MM-DD, at most 3660 days after startDate", true),
+                ("format", "csv (default) or json", false),
+                ("timezone", "IANA timezone of the days, default UTC", false),
+            ],
+            body: None,
+            ok: (200, "The table as CSV (text/csv) or a JSON array of objects", json!({"type": "array", "items": {"type": "object"}})),
+            errors: &[400, 401, 403, 404],
         })
         .route(Method::GET, "/api/v1/w/{wId}/workspace-usage", workspace_usage_removed, RouteDoc {
             summary: "Removed: use analytics/export",

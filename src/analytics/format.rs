@@ -1,0 +1,157 @@
+//! Writing rows: CSV per RFC 4180 with a header row always and spreadsheet-formula protection
+//! on text cells, or a JSON array of objects with numbers as numbers.
+
+use serde_json::{Map, Value};
+
+use super::rows::Cell;
+
+/// Text cells starting with one of these get a leading `'`, so a spreadsheet shows them as
+/// text instead of running them as formulas.
+const FORMULA_STARTS: &[char] = &['=', '+', '-', '@', '\t', '\r'];
+
+/// Dollars from millionths, with at most 6 decimals and no trailing zeros.
+pub fn money(micros: i64) -> String {
+    let sign = if micros < 0 { "-" } else { "" };
+    let (whole, frac) = (
+        micros.unsigned_abs() / 1_000_000,
+        micros.unsigned_abs() % 1_000_000,
+    );
+    if frac == 0 {
+        return format!("{sign}{whole}");
+    }
+    let digits = format!("{frac:06}");
+    format!("{sign}{whole}.{}", digits.trim_end_matches('0'))
+}
+
+fn protect(text: String) -> String {
+    if text.starts_with(FORMULA_STARTS) {
+        format!("'{text}")
+    } else {
+        text
+    }
+}
+
+/// A cell as CSV text, before quoting.
+pub fn csv_text(cell: &Cell) -> String {
+    match cell {
+        Cell::Null => String::new(),
+        Cell::Text(s) => protect(s.clone()),
+        Cell::Plain(s) => s.clone(),
+        Cell::Int(n) => n.to_string(),
+        Cell::Money(m) => money(*m),
+        Cell::Emails(items) => protect(items.join("; ")),
+        Cell::Groups(items) => protect(items.join(", ")),
+        Cell::Names(items) => protect(items.join(",")),
+    }
+}
+
+/// Appends one CSV record (with CRLF) to `out`.
+pub fn csv_record<'a>(out: &mut String, fields: impl IntoIterator<Item = &'a str>) {
+    for (i, field) in fields.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        if field.contains([',', '"', '\r', '\n']) {
+            out.push('"');
+            out.push_str(&field.replace('"', "\"\""));
+            out.push('"');
+        } else {
+            out.push_str(field);
+        }
+    }
+    out.push_str("\r\n");
+}
+
+/// Appends one row of cells as a CSV record.
+pub fn csv_row(out: &mut String, row: &[Cell]) {
+    let texts: Vec<String> = row.iter().map(csv_text).collect();
+    csv_record(out, texts.iter().map(String::as_str));
+}
+
+/// A whole table as CSV, header first.
+pub fn csv(columns: &[&str], rows: &[Vec<Cell>]) -> String {
+    let mut out = String::new();
+    csv_record(&mut out, columns.iter().copied());
+    for row in rows {
+        csv_row(&mut out, row);
+    }
+    out
+}
+
+/// A cell as a JSON value.
+pub fn json_value(cell: &Cell) -> Value {
+    match cell {
+        Cell::Null => Value::Null,
+        Cell::Text(s) | Cell::Plain(s) => Value::String(s.clone()),
+        Cell::Int(n) => Value::from(*n),
+        Cell::Money(m) => money(*m)
+            .parse::<f64>()
+            .ok()
+            .and_then(serde_json::Number::from_f64)
+            .map_or(Value::Null, Value::Number),
+        Cell::Emails(items) | Cell::Groups(items) | Cell::Names(items) => {
+            Value::Array(items.iter().cloned().map(Value::String).collect())
+        }
+    }
+}
+
+/// One row as a JSON object keyed by column.
+pub fn json_row(columns: &[&str], row: &[Cell]) -> Value {
+    let object: Map<String, Value> = columns
+        .iter()
+        .zip(row)
+        .map(|(c, cell)| (c.to_string(), json_value(cell)))
+        .collect();
+    Value::Object(object)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn money_keeps_up_to_six_decimals() {
+        assert_eq!(money(0), "0");
+        assert_eq!(money(2_100), "0.0021");
+        assert_eq!(money(12_500_000), "12.5");
+        assert_eq!(money(1), "0.000001");
+        assert_eq!(money(-1_500_000), "-1.5");
+    }
+
+    #[test]
+    fn csv_quotes_and_protects_only_text() {
+        let rows = vec![vec![
+            Cell::Plain("-1".into()),
+            Cell::Text("=HYPERLINK(\"x\")".into()),
+            Cell::Text("a,b".into()),
+            Cell::Int(3),
+            Cell::Null,
+            Cell::Emails(vec!["a@x.io".into(), "b@x.io".into()]),
+            Cell::Names(vec!["search".into(), "python".into()]),
+            Cell::Text("@home\nline".into()),
+        ]];
+        let out = csv(&["a", "b", "c", "d", "e", "f", "g", "h"], &rows);
+        assert_eq!(
+            out,
+            "a,b,c,d,e,f,g,h\r\n-1,\"'=HYPERLINK(\"\"x\"\")\",\"a,b\",3,,a@x.io; b@x.io,\"search,python\",\"'@home\nline\"\r\n"
+        );
+    }
+
+    #[test]
+    fn json_keeps_numbers_as_numbers_and_lists_as_arrays() {
+        let row = json_row(
+            &["n", "cost", "groups", "missing", "name"],
+            &[
+                Cell::Int(7),
+                Cell::Money(2_100),
+                Cell::Groups(vec!["Eng".into()]),
+                Cell::Null,
+                Cell::Text("=x".into()),
+            ],
+        );
+        assert_eq!(
+            row,
+            serde_json::json!({"n": 7, "cost": 0.0021, "groups": ["Eng"], "missing": null, "name": "=x"})
+        );
+    }
+}
