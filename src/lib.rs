@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod analytics;
+pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod generate;
