@@ -19,9 +19,9 @@ macro_rules! migrations {
 }
 
 pub const SQLITE: &[Migration] =
-    migrations!("sqlite": 1 "0001_foundation", 2 "0002_execution_message_index");
+    migrations!("sqlite": 1 "0001_foundation", 2 "0002_execution_message_index", 3 "0003_ingest_sequence");
 pub const POSTGRES: &[Migration] =
-    migrations!("postgres": 1 "0001_foundation", 2 "0002_execution_message_index");
+    migrations!("postgres": 1 "0001_foundation", 2 "0002_execution_message_index", 3 "0003_ingest_sequence");
 
 #[cfg(test)]
 mod tests {

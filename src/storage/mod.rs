@@ -68,6 +68,35 @@ pub struct IngestOutcome {
     pub accepted: u64,
     /// Events whose id was already stored (or repeated in the batch); their content is ignored.
     pub duplicates: u64,
+    /// The workspace's ingest sequence number this batch took.
+    #[serde(skip)]
+    pub seq: i64,
+}
+
+/// Which events a read covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Window {
+    /// Events whose instant lies in `[from, to)`.
+    Time(i64, i64),
+    /// Events stored by the ingest sequence numbers `(after, upto]`.
+    Seq(i64, i64),
+}
+
+impl Window {
+    /// The SQL condition, with the bounds as parameters `first` and `first + 1`.
+    pub(crate) fn condition(self, placeholder: impl Fn(usize) -> String, first: usize) -> String {
+        let (a, b) = (placeholder(first), placeholder(first + 1));
+        match self {
+            Window::Time(..) => format!("occurred_at >= {a} AND occurred_at < {b}"),
+            Window::Seq(..) => format!("seq > {a} AND seq <= {b}"),
+        }
+    }
+
+    pub(crate) fn bounds(self) -> (i64, i64) {
+        match self {
+            Window::Time(a, b) | Window::Seq(a, b) => (a, b),
+        }
+    }
 }
 
 /// What a directory upsert did.
@@ -137,13 +166,19 @@ pub trait Store: Send + Sync + 'static {
         workspace: &str,
         batch: ActivityBatch,
     ) -> Result<IngestOutcome, StoreError>;
+    /// The events in a window, each list ordered by instant then id.
+    async fn activity(&self, workspace: &str, window: Window) -> Result<ActivityBatch, StoreError>;
     /// The events whose instant lies in `[from, to)`, each list ordered by instant then id.
     async fn activity_between(
         &self,
         workspace: &str,
         from: i64,
         to: i64,
-    ) -> Result<ActivityBatch, StoreError>;
+    ) -> Result<ActivityBatch, StoreError> {
+        self.activity(workspace, Window::Time(from, to)).await
+    }
+    /// The last ingest sequence number the workspace committed (0 before any).
+    async fn ingest_seq(&self, workspace: &str) -> Result<i64, StoreError>;
     async fn event_counts(&self, workspace: &str) -> Result<EventCounts, StoreError>;
     /// Up to `limit` messages of `[from, to)` after `after`, ordered by instant then id, each
     /// with the tools and skills executed for it. Paging keeps memory flat on any range.

@@ -53,7 +53,7 @@ impl PgStore {
         Ok(store)
     }
 
-    async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
+    pub(super) async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
         self.pool.get().await.map_err(pool_error)
     }
 
@@ -293,29 +293,49 @@ impl Store for PgStore {
     ) -> Result<IngestOutcome, StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
-        let mut accepted = insert_messages(&tx, workspace, &batch.messages).await?;
+        let seq: i64 = tx
+            .query_one(
+                "INSERT INTO ingest_sequences (workspace_id, seq) VALUES ($1, 1)
+                 ON CONFLICT (workspace_id) DO UPDATE SET seq = ingest_sequences.seq + 1
+                 RETURNING seq",
+                &[&workspace],
+            )
+            .await?
+            .try_get(0)?;
+        let mut accepted = insert_messages(&tx, workspace, seq, &batch.messages).await?;
         accepted +=
-            insert_executions(&tx, "tool_executions", workspace, &batch.tool_executions).await?;
+            insert_executions(&tx, "tool_executions", workspace, seq, &batch.tool_executions).await?;
         accepted +=
-            insert_executions(&tx, "skill_executions", workspace, &batch.skill_executions).await?;
-        accepted += insert_runs(&tx, workspace, &batch.workflow_runs).await?;
+            insert_executions(&tx, "skill_executions", workspace, seq, &batch.skill_executions).await?;
+        accepted += insert_runs(&tx, workspace, seq, &batch.workflow_runs).await?;
         tx.commit().await?;
         Ok(IngestOutcome {
             accepted,
             duplicates: batch.len() as u64 - accepted,
+            seq,
         })
     }
 
-    async fn activity_between(
-        &self,
-        workspace: &str,
-        from: i64,
-        to: i64,
-    ) -> Result<ActivityBatch, StoreError> {
+    async fn ingest_seq(&self, workspace: &str) -> Result<i64, StoreError> {
+        let row = self
+            .client()
+            .await?
+            .query_opt(
+                "SELECT seq FROM ingest_sequences WHERE workspace_id = $1",
+                &[&workspace],
+            )
+            .await?;
+        Ok(row.map(|r| r.try_get(0)).transpose()?.unwrap_or(0))
+    }
+
+    async fn activity(&self, workspace: &str, window: Window) -> Result<ActivityBatch, StoreError> {
         let client = self.client().await?;
+        let (from, to) = window.bounds();
         let args: [&(dyn ToSql + Sync); 3] = [&workspace, &from, &to];
-        let window = "WHERE workspace_id = $1 AND occurred_at >= $2 AND occurred_at < $3
-                      ORDER BY occurred_at, id";
+        let window = format!(
+            "WHERE workspace_id = $1 AND {} ORDER BY occurred_at, id COLLATE \"C\"",
+            window.condition(|i| format!("${i}"), 2)
+        );
         let mut batch = ActivityBatch::default();
         for r in client
             .query(
@@ -581,6 +601,7 @@ fn message_from_row(r: &Row) -> Result<Message, StoreError> {
 async fn insert_messages(
     tx: &impl GenericClient,
     ws: &str,
+    seq: i64,
     list: &[Message],
 ) -> Result<u64, StoreError> {
     if list.is_empty() {
@@ -594,8 +615,8 @@ async fn insert_messages(
         .execute(
             "INSERT INTO messages (workspace_id, occurred_at, id, conversation_id,
                 parent_message_id, user_id, agent_id, source, model_id, provider_id, project_id,
-                tokens_in, tokens_out, cost_micros)
-             SELECT $1, * FROM UNNEST($2::int8[], $3::text[], $4::text[], $5::text[], $6::text[],
+                tokens_in, tokens_out, cost_micros, seq)
+             SELECT $1, *, $15 FROM UNNEST($2::int8[], $3::text[], $4::text[], $5::text[], $6::text[],
                 $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::int8[],
                 $13::int8[], $14::int8[])
              ON CONFLICT DO NOTHING",
@@ -614,6 +635,7 @@ async fn insert_messages(
                 &num(|m| m.tokens_in),
                 &num(|m| m.tokens_out),
                 &num(|m| m.cost_micros),
+                &seq,
             ],
         )
         .await?)
@@ -623,6 +645,7 @@ async fn insert_executions(
     tx: &impl GenericClient,
     table: &str,
     ws: &str,
+    seq: i64,
     list: &[Execution],
 ) -> Result<u64, StoreError> {
     if list.is_empty() {
@@ -637,8 +660,8 @@ async fn insert_executions(
         .execute(
             &format!(
                 "INSERT INTO {table} (workspace_id, occurred_at, id, name, user_id, agent_id,
-                    conversation_id, message_id, status)
-                 SELECT $1, * FROM UNNEST($2::int8[], $3::text[], $4::text[], $5::text[],
+                    conversation_id, message_id, status, seq)
+                 SELECT $1, *, $10 FROM UNNEST($2::int8[], $3::text[], $4::text[], $5::text[],
                     $6::text[], $7::text[], $8::text[], $9::text[])
                  ON CONFLICT DO NOTHING"
             ),
@@ -652,6 +675,7 @@ async fn insert_executions(
                 &opt(|e| e.conversation_id.as_deref()),
                 &opt(|e| e.message_id.as_deref()),
                 &status,
+                &seq,
             ],
         )
         .await?)
@@ -660,6 +684,7 @@ async fn insert_executions(
 async fn insert_runs(
     tx: &impl GenericClient,
     ws: &str,
+    seq: i64,
     list: &[WorkflowRun],
 ) -> Result<u64, StoreError> {
     if list.is_empty() {
@@ -672,10 +697,10 @@ async fn insert_runs(
     let status: Vec<&str> = list.iter().map(|r| r.status.as_str()).collect();
     Ok(tx
         .execute(
-            "INSERT INTO workflow_runs (workspace_id, occurred_at, id, workflow_id, user_id, status)
-             SELECT $1, * FROM UNNEST($2::int8[], $3::text[], $4::text[], $5::text[], $6::text[])
+            "INSERT INTO workflow_runs (workspace_id, occurred_at, id, workflow_id, user_id, status, seq)
+             SELECT $1, *, $7 FROM UNNEST($2::int8[], $3::text[], $4::text[], $5::text[], $6::text[])
              ON CONFLICT DO NOTHING",
-            &[&ws, &at, &ids, &workflows, &users, &status],
+            &[&ws, &at, &ids, &workflows, &users, &status, &seq],
         )
         .await?)
 }

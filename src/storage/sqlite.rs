@@ -74,7 +74,7 @@ impl SqliteStore {
         tx.send(job).map_err(|_| StoreError::Closed)
     }
 
-    async fn write<T: Send + 'static>(
+    pub(super) async fn write<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Transaction<'_>) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
@@ -91,7 +91,7 @@ impl SqliteStore {
         rx.await.map_err(|_| StoreError::Closed)?
     }
 
-    async fn read<T: Send + 'static>(
+    pub(super) async fn read<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
@@ -232,10 +232,16 @@ fn insert_batch(
     batch: &ActivityBatch,
 ) -> Result<IngestOutcome, StoreError> {
     let mut accepted = 0u64;
+    let seq: i64 = tx
+        .prepare_cached(
+            "INSERT INTO ingest_sequences (workspace_id, seq) VALUES (?1, 1)
+             ON CONFLICT (workspace_id) DO UPDATE SET seq = seq + 1 RETURNING seq",
+        )?
+        .query_row([ws], |r| r.get(0))?;
     let mut stmt = tx.prepare_cached(
         "INSERT INTO messages (workspace_id, occurred_at, id, conversation_id, parent_message_id,
             user_id, agent_id, source, model_id, provider_id, project_id, tokens_in, tokens_out,
-            cost_micros) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+            cost_micros, seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
          ON CONFLICT DO NOTHING",
     )?;
     for m in &batch.messages {
@@ -253,7 +259,8 @@ fn insert_batch(
             m.project_id,
             m.tokens_in,
             m.tokens_out,
-            m.cost_micros
+            m.cost_micros,
+            seq
         ])? as u64;
     }
     for (table, list) in [
@@ -262,7 +269,8 @@ fn insert_batch(
     ] {
         let mut stmt = tx.prepare_cached(&format!(
             "INSERT INTO {table} (workspace_id, occurred_at, id, name, user_id, agent_id,
-                conversation_id, message_id, status) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                conversation_id, message_id, status, seq)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
              ON CONFLICT DO NOTHING"
         ))?;
         for e in list {
@@ -275,13 +283,14 @@ fn insert_batch(
                 e.agent_id,
                 e.conversation_id,
                 e.message_id,
-                e.status.as_str()
+                e.status.as_str(),
+                seq
             ])? as u64;
         }
     }
     let mut stmt = tx.prepare_cached(
-        "INSERT INTO workflow_runs (workspace_id, occurred_at, id, workflow_id, user_id, status)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
+        "INSERT INTO workflow_runs (workspace_id, occurred_at, id, workflow_id, user_id, status, seq)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING",
     )?;
     for r in &batch.workflow_runs {
         accepted += stmt.execute(params![
@@ -290,12 +299,14 @@ fn insert_batch(
             r.id,
             r.workflow_id,
             r.user_id,
-            r.status.as_str()
+            r.status.as_str(),
+            seq
         ])? as u64;
     }
     Ok(IngestOutcome {
         accepted,
         duplicates: batch.len() as u64 - accepted,
+        seq,
     })
 }
 
@@ -498,14 +509,24 @@ impl Store for SqliteStore {
         rx.await.map_err(|_| StoreError::Closed)?
     }
 
-    async fn activity_between(
-        &self,
-        workspace: &str,
-        from: i64,
-        to: i64,
-    ) -> Result<ActivityBatch, StoreError> {
+    async fn activity(&self, workspace: &str, window: Window) -> Result<ActivityBatch, StoreError> {
         let ws = workspace.to_string();
-        self.read(move |c| read_activity(c, &ws, from, to)).await
+        self.read(move |c| read_activity(c, &ws, window)).await
+    }
+
+    async fn ingest_seq(&self, workspace: &str) -> Result<i64, StoreError> {
+        let ws = workspace.to_string();
+        self.read(move |c| {
+            let seq: Option<i64> = c
+                .query_row(
+                    "SELECT seq FROM ingest_sequences WHERE workspace_id = ?1",
+                    [ws],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            Ok(seq.unwrap_or(0))
+        })
+        .await
     }
 
     async fn message_page(
@@ -646,16 +667,13 @@ fn names(joined: Option<String>) -> Vec<String> {
     names
 }
 
-fn read_activity(
-    c: &Connection,
-    ws: &str,
-    from: i64,
-    to: i64,
-) -> Result<ActivityBatch, StoreError> {
+fn read_activity(c: &Connection, ws: &str, window: Window) -> Result<ActivityBatch, StoreError> {
     let mut batch = ActivityBatch::default();
+    let cond = window.condition(|i| format!("?{i}"), 2);
+    let (from, to) = window.bounds();
     let mut stmt = c.prepare_cached(&format!(
         "SELECT {MESSAGE_COLUMNS} FROM messages m
-         WHERE m.workspace_id = ?1 AND m.occurred_at >= ?2 AND m.occurred_at < ?3
+         WHERE m.workspace_id = ?1 AND {cond}
          ORDER BY m.occurred_at, m.id"
     ))?;
     let rows = stmt.query_map(params![ws, from, to], message_from_row)?;
@@ -663,7 +681,7 @@ fn read_activity(
     for table in ["tool_executions", "skill_executions"] {
         let mut stmt = c.prepare_cached(&format!(
             "SELECT id, occurred_at, name, user_id, agent_id, conversation_id, message_id, status
-             FROM {table} WHERE workspace_id = ?1 AND occurred_at >= ?2 AND occurred_at < ?3
+             FROM {table} WHERE workspace_id = ?1 AND {cond}
              ORDER BY occurred_at, id"
         ))?;
         let rows = stmt.query_map(params![ws, from, to], |r| {
@@ -693,10 +711,10 @@ fn read_activity(
             batch.skill_executions = list;
         }
     }
-    let mut stmt = c.prepare_cached(
+    let mut stmt = c.prepare_cached(&format!(
         "SELECT id, occurred_at, workflow_id, user_id, status FROM workflow_runs
-         WHERE workspace_id = ?1 AND occurred_at >= ?2 AND occurred_at < ?3 ORDER BY occurred_at, id",
-    )?;
+         WHERE workspace_id = ?1 AND {cond} ORDER BY occurred_at, id"
+    ))?;
     let rows = stmt.query_map(params![ws, from, to], |r| {
         Ok((
             r.get::<_, String>(0)?,
