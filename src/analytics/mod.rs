@@ -7,9 +7,13 @@
 //! raw events: obviously correct, and the yardstick every faster engine is tested against.
 
 pub mod days;
+pub mod engine;
+#[cfg(test)]
+mod engine_tests;
 pub mod format;
 pub mod params;
 pub mod reference;
+pub mod rollup;
 pub mod rows;
 pub mod service;
 #[cfg(test)]

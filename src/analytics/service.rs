@@ -1,23 +1,74 @@
 //! Analytics over a store: loads what a query needs and computes its answers and rows.
 
-use super::rows::{Cell, MessageContext, index, message_row, table_rows};
-use super::{Answers, Query, Table, reference};
-use crate::ingest::directory::{DirectoryKind, DirectoryRecord};
-use crate::storage::{MessageCursor, Store, StoreError};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
-/// The numbers for `query` in `workspace`.
+use super::rollup::Rollup;
+use super::rows::{Cell, MessageContext, index, message_row, table_rows};
+use super::{Answers, Query, Table, engine};
+use crate::ingest::directory::{DirectoryKind, DirectoryRecord};
+use crate::storage::{MessageCursor, Store, StoreError, Window};
+
+/// Ingest sequence numbers read per step when a rollup catches up (a batch holds at most
+/// 10,000 events, so a step holds at most 160,000).
+const CATCH_UP_SEQS: i64 = 16;
+
+/// Every workspace's rollups, loaded on first use and caught up from the store's ingest
+/// sequence before each answer, so answers include every event committed before the request,
+/// whichever replica stored it.
+#[derive(Default)]
+pub struct Engine {
+    rollups: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Rollup>>>>,
+}
+
+impl Engine {
+    fn rollup(&self, workspace: &str) -> Arc<tokio::sync::Mutex<Rollup>> {
+        let mut map = self.rollups.lock().unwrap_or_else(|e| e.into_inner());
+        map.entry(workspace.to_string()).or_default().clone()
+    }
+
+    /// The numbers for `query` in `workspace`.
+    ///
+    /// # Errors
+    /// When the store fails; the rollup then keeps what it had applied.
+    pub async fn answers(
+        &self,
+        store: &dyn Store,
+        workspace: &str,
+        query: &Query,
+    ) -> Result<Answers, StoreError> {
+        let cell = self.rollup(workspace);
+        let mut rollup = cell.lock().await;
+        catch_up(store, workspace, &mut rollup).await?;
+        Ok(engine::answers(&rollup, query))
+    }
+
+    /// Drops a workspace's rollup so the next answer rebuilds it from raw events.
+    pub fn forget(&self, workspace: &str) {
+        let mut map = self.rollups.lock().unwrap_or_else(|e| e.into_inner());
+        map.remove(workspace);
+    }
+}
+
+/// Applies every event committed since the rollup's sequence number.
 ///
 /// # Errors
 /// When the store fails.
-pub async fn answers(
+pub async fn catch_up(
     store: &dyn Store,
     workspace: &str,
-    query: &Query,
-) -> Result<Answers, StoreError> {
-    let (from, _) = query.history_grid().span();
-    let (_, to) = query.grid().span();
-    let events = store.activity_between(workspace, from, to).await?;
-    Ok(reference::answers(query, &events))
+    rollup: &mut Rollup,
+) -> Result<(), StoreError> {
+    let current = store.ingest_seq(workspace).await?;
+    while rollup.seq < current {
+        let upto = (rollup.seq + CATCH_UP_SEQS).min(current);
+        let events = store
+            .activity(workspace, Window::Seq(rollup.seq, upto))
+            .await?;
+        rollup.apply(&events);
+        rollup.seq = upto;
+    }
+    Ok(())
 }
 
 /// The directories rows join with.
@@ -42,12 +93,13 @@ pub async fn directories(store: &dyn Store, workspace: &str) -> Result<Directori
 /// # Errors
 /// When the store fails.
 pub async fn rows(
+    engine: &Engine,
     store: &dyn Store,
     workspace: &str,
     query: &Query,
     table: Table,
 ) -> Result<Vec<Vec<Cell>>, StoreError> {
-    let answers = answers(store, workspace, query).await?;
+    let answers = engine.answers(store, workspace, query).await?;
     let dirs = directories(store, workspace).await?;
     Ok(table_rows(
         table,

@@ -143,7 +143,9 @@ pub async fn fill(
     let terminal = std::io::stderr().is_terminal();
     for (day, batch) in generator.days().enumerate() {
         total += batch.len() as u64;
-        store.ingest(workspace, batch).await?;
+        for chunk in split_batch(batch, crate::ingest::MAX_BATCH_ITEMS) {
+            store.ingest(workspace, chunk).await?;
+        }
         let day = day as u32 + 1;
         if terminal {
             eprint!("\rgenerating: day {day}/{days}, {total} events");
@@ -157,6 +159,38 @@ pub async fn fill(
         total as f64 / seconds.max(1e-9)
     );
     Ok(())
+}
+
+/// Cuts a batch into batches of at most `max` events, as the ingest API would receive them.
+pub fn split_batch(
+    batch: crate::model::ActivityBatch,
+    max: usize,
+) -> Vec<crate::model::ActivityBatch> {
+    let crate::model::ActivityBatch {
+        messages,
+        tool_executions,
+        skill_executions,
+        workflow_runs,
+    } = batch;
+    let mut out = Vec::new();
+    let mut push = |make: &dyn Fn(&mut crate::model::ActivityBatch)| {
+        let mut b = crate::model::ActivityBatch::default();
+        make(&mut b);
+        out.push(b);
+    };
+    for c in messages.chunks(max) {
+        push(&|b| b.messages = c.to_vec());
+    }
+    for c in tool_executions.chunks(max) {
+        push(&|b| b.tool_executions = c.to_vec());
+    }
+    for c in skill_executions.chunks(max) {
+        push(&|b| b.skill_executions = c.to_vec());
+    }
+    for c in workflow_runs.chunks(max) {
+        push(&|b| b.workflow_runs = c.to_vec());
+    }
+    out
 }
 
 fn write_files(dir: &std::path::Path, options: GenerateOptions) -> anyhow::Result<()> {

@@ -2,6 +2,7 @@
 
 mod commands;
 mod demo;
+pub use demo::split_batch;
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;

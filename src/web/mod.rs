@@ -30,6 +30,7 @@ pub struct AppState {
     pub store: SharedStore,
     pub config: Arc<Config>,
     pub metrics: Arc<Metrics>,
+    pub analytics: Arc<crate::analytics::service::Engine>,
 }
 
 impl AppState {
@@ -38,6 +39,7 @@ impl AppState {
             store,
             config: Arc::new(config),
             metrics: Arc::new(Metrics::default()),
+            analytics: Arc::default(),
         }
     }
 }

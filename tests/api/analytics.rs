@@ -130,6 +130,24 @@ async fn daily_tables_have_every_date_and_json_numbers() {
             csv,
             "date,dau,wau,mau\r\n2026-03-01,1,1,1\r\n2026-03-02,0,1,1\r\n"
         );
+        app.post_events(&json!([
+            message("m3", "2026-03-04T10:00:00Z"),
+            message("m1", "2026-03-04T11:00:00Z")
+        ]))
+        .await;
+        let body: Value = app
+            .export(
+                &app.builder,
+                "table=usage_metrics&startDate=2026-03-04&endDate=2026-03-04&format=json",
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            body[0]["messages"], 1,
+            "new events are counted, a repeated id is not"
+        );
         let empty = app
             .export(
                 &app.builder,

@@ -34,7 +34,14 @@ pub async fn export(
     if params.table == Table::Messages {
         return messages(state, workspace, &params, &range).await;
     }
-    let rows = service::rows(state.store.as_ref(), &workspace, &range, params.table).await?;
+    let rows = service::rows(
+        &state.analytics,
+        state.store.as_ref(),
+        &workspace,
+        &range,
+        params.table,
+    )
+    .await?;
     let columns = params.table.columns();
     let body = match params.format {
         Format::Csv => csv(columns, &rows),

@@ -1,0 +1,186 @@
+//! Rollups: what the analytics tables need, kept per 15-minute UTC slot and per UTC day, with
+//! exact distinct sets as roaring bitmaps over dense per-workspace numbers.
+//!
+//! Since 2000 every zone's offset is a whole number of quarter hours, so every local day is a
+//! whole run of slots: daily tables union the slots of each local day. Range tables (agents,
+//! users) take whole UTC days from the day level and only the partial days at either edge from
+//! the slot level. Events are applied once each (the store reports which ones it newly stored,
+//! by ingest sequence number), in any order: sets and sums do not care.
+
+use roaring::RoaringBitmap;
+use std::collections::{BTreeMap, HashMap};
+
+use crate::model::{ActivityBatch, Execution, Message};
+
+/// Microseconds in a slot: 15 minutes.
+pub const SLOT_US: i64 = 900_000_000;
+/// Microseconds in a UTC day.
+pub const DAY_US: i64 = 86_400_000_000;
+
+/// Dense numbers for ids, in order of first sight.
+#[derive(Debug, Default, Clone)]
+pub struct Interner {
+    numbers: HashMap<Box<str>, u32>,
+    names: Vec<Box<str>>,
+}
+
+impl Interner {
+    /// The number of `name`, assigned on first sight.
+    pub fn number(&mut self, name: &str) -> u32 {
+        if let Some(n) = self.numbers.get(name) {
+            return *n;
+        }
+        let n = self.names.len() as u32;
+        self.names.push(name.into());
+        self.numbers.insert(name.into(), n);
+        n
+    }
+
+    /// The name a number stands for.
+    pub fn name(&self, n: u32) -> &str {
+        &self.names[n as usize]
+    }
+
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+}
+
+/// Executions of one tool or skill in a slot.
+#[derive(Debug, Default, Clone)]
+pub struct ExecutionSlot {
+    pub executions: u32,
+    pub users: RoaringBitmap,
+}
+
+/// One user's messages in a slot or a day.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct UserCount {
+    pub messages: u32,
+    pub last_at: i64,
+}
+
+/// One agent's messages in a slot or a day.
+#[derive(Debug, Default, Clone)]
+pub struct AgentCount {
+    pub messages: u32,
+    pub users: RoaringBitmap,
+    pub conversations: RoaringBitmap,
+}
+
+/// Everything of one 15-minute slot.
+#[derive(Debug, Default, Clone)]
+pub struct Slot {
+    pub messages: u32,
+    pub users: RoaringBitmap,
+    pub conversations: RoaringBitmap,
+    pub sources: BTreeMap<u32, u32>,
+    pub tools: BTreeMap<u32, ExecutionSlot>,
+    pub skills: BTreeMap<u32, ExecutionSlot>,
+    pub agents: BTreeMap<u32, AgentCount>,
+    pub user_counts: BTreeMap<u32, UserCount>,
+}
+
+/// The range-table parts of one whole UTC day.
+#[derive(Debug, Default, Clone)]
+pub struct Day {
+    pub agents: BTreeMap<u32, AgentCount>,
+    pub user_counts: HashMap<u32, UserCount>,
+}
+
+/// A workspace's rollups.
+#[derive(Debug, Default, Clone)]
+pub struct Rollup {
+    /// The last ingest sequence number applied.
+    pub seq: i64,
+    pub users: Interner,
+    pub agents: Interner,
+    pub conversations: Interner,
+    pub sources: Interner,
+    pub tools: Interner,
+    pub skills: Interner,
+    pub slots: BTreeMap<i64, Slot>,
+    pub days: BTreeMap<i64, Day>,
+}
+
+fn count_user(counts: &mut UserCount, at: i64) {
+    counts.messages += 1;
+    counts.last_at = if counts.messages == 1 {
+        at
+    } else {
+        counts.last_at.max(at)
+    };
+}
+
+fn count_agent(counts: &mut AgentCount, user: Option<u32>, conversation: u32) {
+    counts.messages += 1;
+    counts.conversations.insert(conversation);
+    if let Some(user) = user {
+        counts.users.insert(user);
+    }
+}
+
+impl Rollup {
+    /// Applies events stored for the first time. Applying an event twice counts it twice, so
+    /// callers pass only what the store newly stored.
+    pub fn apply(&mut self, events: &ActivityBatch) {
+        for m in &events.messages {
+            self.apply_message(m);
+        }
+        for e in &events.tool_executions {
+            let name = self.tools.number(&e.name);
+            self.apply_execution(e, name, |slot| &mut slot.tools);
+        }
+        for e in &events.skill_executions {
+            let name = self.skills.number(&e.name);
+            self.apply_execution(e, name, |slot| &mut slot.skills);
+        }
+    }
+
+    fn apply_message(&mut self, m: &Message) {
+        let user = m.user_id.as_deref().map(|u| self.users.number(u));
+        let agent = self.agents.number(&m.agent_id);
+        let conversation = self.conversations.number(&m.conversation_id);
+        let source = self.sources.number(&m.source);
+        let slot = self
+            .slots
+            .entry(m.occurred_at.div_euclid(SLOT_US))
+            .or_default();
+        slot.messages += 1;
+        slot.conversations.insert(conversation);
+        *slot.sources.entry(source).or_default() += 1;
+        count_agent(slot.agents.entry(agent).or_default(), user, conversation);
+        let day = self
+            .days
+            .entry(m.occurred_at.div_euclid(DAY_US))
+            .or_default();
+        count_agent(day.agents.entry(agent).or_default(), user, conversation);
+        if let Some(user) = user {
+            slot.users.insert(user);
+            count_user(slot.user_counts.entry(user).or_default(), m.occurred_at);
+            count_user(day.user_counts.entry(user).or_default(), m.occurred_at);
+        }
+    }
+
+    fn apply_execution(
+        &mut self,
+        e: &Execution,
+        name: u32,
+        list: fn(&mut Slot) -> &mut BTreeMap<u32, ExecutionSlot>,
+    ) {
+        let user = e.user_id.as_deref().map(|u| self.users.number(u));
+        let slot = self
+            .slots
+            .entry(e.occurred_at.div_euclid(SLOT_US))
+            .or_default();
+        let counts = list(slot).entry(name).or_default();
+        counts.executions += 1;
+        if let Some(user) = user {
+            counts.users.insert(user);
+        }
+    }
+}
