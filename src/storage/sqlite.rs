@@ -542,9 +542,9 @@ impl Store for SqliteStore {
             let (after_at, after_id) = after.unwrap_or((i64::MIN, String::new()));
             let mut stmt = c.prepare_cached(&format!(
                 "SELECT {MESSAGE_COLUMNS},
-                    (SELECT group_concat(name, char(31)) FROM tool_executions t
+                    (SELECT group_concat(name, char(31)) FROM tool_executions t INDEXED BY tool_executions_message
                       WHERE t.workspace_id = m.workspace_id AND t.message_id = m.id),
-                    (SELECT group_concat(name, char(31)) FROM skill_executions s
+                    (SELECT group_concat(name, char(31)) FROM skill_executions s INDEXED BY skill_executions_message
                       WHERE s.workspace_id = m.workspace_id AND s.message_id = m.id)
                  FROM messages m
                  WHERE m.workspace_id = ?1 AND (m.occurred_at, m.id) > (?2, ?3)
