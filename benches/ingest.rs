@@ -86,8 +86,10 @@ async fn prepare(url: Option<&str>, dir: &std::path::Path) -> String {
     minted.secret
 }
 
-fn start(url: &str, port: u16) -> Child {
+fn start(url: &str, port: u16, dir: &std::path::Path) -> Child {
     Command::new(env!("CARGO_BIN_EXE_tally"))
+        .arg("--data-dir")
+        .arg(dir)
         .args([
             "serve",
             "--listen",
@@ -245,7 +247,7 @@ async fn main() {
     let url = format!("sqlite://{}", dir.path().join("tally.sqlite").display());
     let secret = prepare(Some(&url), dir.path()).await;
     let port = free_port();
-    let mut child = start(&url, port);
+    let mut child = start(&url, port, dir.path());
     let rate = post_all(
         &format!("http://127.0.0.1:{port}"),
         &secret,
@@ -269,7 +271,7 @@ async fn main() {
         Some((url, _schema)) => {
             let secret = prepare(Some(&url), dir.path()).await;
             let port = free_port();
-            let mut child = start(&url, port);
+            let mut child = start(&url, port, dir.path());
             let rate = post_all(
                 &format!("http://127.0.0.1:{port}"),
                 &secret,

@@ -92,6 +92,12 @@ pub const KEYS: &[(&str, &str, bool, &str)] = &[
         false,
         "allow log streams to loopback and private addresses",
     ),
+    (
+        "audit_signing_key_file",
+        "",
+        false,
+        "checkpoint signing key (C2SP signer key string); default <data_dir>/audit-signing.key, generated on first use",
+    ),
 ];
 
 /// The resolved configuration.
@@ -108,6 +114,7 @@ pub struct Config {
     pub usage_export_rate_per_minute: u32,
     pub export_retention_hours: u64,
     pub streams_allow_private: bool,
+    pub audit_signing_key_file: Option<PathBuf>,
 }
 
 /// How log lines are written.
@@ -237,6 +244,7 @@ impl Layers {
                 .parse("usage_export_rate_per_minute", "a whole number")?,
             export_retention_hours: self.parse("export_retention_hours", "a number of hours")?,
             streams_allow_private: self.parse("streams_allow_private", "true or false")?,
+            audit_signing_key_file: self.text("audit_signing_key_file").map(PathBuf::from),
         })
     }
 

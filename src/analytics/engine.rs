@@ -8,8 +8,8 @@ use super::rollup::{
     AgentCount, DAY_US, ExecutionSlot, Interner, Rollup, SLOT_US, Slot, UserCount,
 };
 use super::{
-    AgentStats, Answers, DailyActivity, ExecutionCount, MAU_DAYS, Query, SourceCount, UserStats,
-    WAU_DAYS,
+    AgentStats, Answers, DailyActivity, ExecutionCount, MAU_DAYS, Query, SourceCount, Table,
+    UserStats, WAU_DAYS,
 };
 
 /// The slots of `[from, to)`; both bounds lie on slot edges (every zone's offset since 2000 is
@@ -25,25 +25,106 @@ fn slots(rollup: &Rollup, from: i64, to: i64) -> impl Iterator<Item = &Slot> {
         .map(|(_, slot)| slot)
 }
 
-/// Computes the answers for `query`.
+/// Which parts of the answers to compute: a table needs only some of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Parts {
+    /// Messages and conversations per day.
+    pub volume: bool,
+    /// DAU, WAU and MAU per day.
+    pub active: bool,
+    pub sources: bool,
+    pub tools: bool,
+    pub skills: bool,
+    pub agents: bool,
+    pub users: bool,
+}
+
+impl Parts {
+    pub const ALL: Parts = Parts {
+        volume: true,
+        active: true,
+        sources: true,
+        tools: true,
+        skills: true,
+        agents: true,
+        users: true,
+    };
+    const NONE: Parts = Parts {
+        volume: false,
+        active: false,
+        sources: false,
+        tools: false,
+        skills: false,
+        agents: false,
+        users: false,
+    };
+
+    /// What one table's rows are made of.
+    pub fn for_table(table: Table) -> Parts {
+        let none = Parts::NONE;
+        match table {
+            Table::UsageMetrics => Parts {
+                volume: true,
+                active: true,
+                ..none
+            },
+            Table::ActiveUsers => Parts {
+                active: true,
+                ..none
+            },
+            Table::Source => Parts {
+                sources: true,
+                ..none
+            },
+            Table::ToolUsage => Parts {
+                tools: true,
+                ..none
+            },
+            Table::SkillUsage => Parts {
+                skills: true,
+                ..none
+            },
+            Table::Agents => Parts {
+                agents: true,
+                ..none
+            },
+            Table::Users | Table::Messages => Parts {
+                users: true,
+                ..none
+            },
+        }
+    }
+}
+
+/// Computes every part of the answers for `query`.
 pub fn answers(rollup: &Rollup, query: &Query) -> Answers {
+    answers_for(rollup, query, Parts::ALL)
+}
+
+/// Computes the parts of the answers for `query` that `parts` names; the others stay empty
+/// (or zero, for the daily counts).
+pub fn answers_for(rollup: &Rollup, query: &Query, parts: Parts) -> Answers {
     let grid = query.grid();
-    let history = query.history_grid();
+    let history = if parts.active {
+        query.history_grid()
+    } else {
+        grid.clone()
+    };
     let offset = history.len() - grid.len();
-    let active: Vec<RoaringBitmap> = (0..history.len())
-        .map(|i| {
-            let (from, to) = history.bounds(i);
-            let mut users = RoaringBitmap::new();
-            for slot in slots(rollup, from, to) {
-                users |= &slot.users;
-            }
-            users
-        })
-        .collect();
+    let active: Vec<RoaringBitmap> = if parts.active || parts.users {
+        (0..history.len())
+            .map(|i| active_users(rollup, &history, i))
+            .collect()
+    } else {
+        vec![RoaringBitmap::new(); history.len()]
+    };
     let mut answers = Answers::default();
     for i in 0..grid.len() {
-        let day = daily_parts(rollup, &grid, i);
+        let day = daily_parts(rollup, &grid, i, parts);
         let window = |days: i64| {
+            if !parts.active {
+                return 0;
+            }
             union_len(&active[(offset + i + 1).saturating_sub(days as usize)..=offset + i])
         };
         answers.daily.push(DailyActivity {
@@ -68,20 +149,37 @@ pub fn answers(rollup: &Rollup, query: &Query) -> Answers {
             .skills
             .extend(executions(&rollup.skills, &day.skills, &grid, i));
     }
+    if !(parts.agents || parts.users) {
+        return answers;
+    }
     let agents = agent_totals(rollup, grid.span());
-    answers.users = user_stats(rollup, grid.span(), &active[offset..], &agents);
-    answers.agents = agents
-        .into_iter()
-        .map(|(n, a)| {
-            let stats = AgentStats {
-                messages: u64::from(a.messages),
-                distinct_users: a.users.len(),
-                distinct_conversations: a.conversations.len(),
-            };
-            (rollup.agents.name(n).to_string(), stats)
-        })
-        .collect();
+    if parts.users {
+        answers.users = user_stats(rollup, grid.span(), &active[offset..], &agents);
+    }
+    if parts.agents {
+        answers.agents = agents
+            .into_iter()
+            .map(|(n, a)| {
+                let stats = AgentStats {
+                    messages: u64::from(a.messages),
+                    distinct_users: a.users.len(),
+                    distinct_conversations: a.conversations.len(),
+                };
+                (rollup.agents.name(n).to_string(), stats)
+            })
+            .collect();
+    }
     answers
+}
+
+/// Users with a message on the grid's date `i`.
+fn active_users(rollup: &Rollup, grid: &DayGrid, i: usize) -> RoaringBitmap {
+    let (from, to) = grid.bounds(i);
+    let mut users = RoaringBitmap::new();
+    for slot in slots(rollup, from, to) {
+        users |= &slot.users;
+    }
+    users
 }
 
 fn union_len(sets: &[RoaringBitmap]) -> u64 {
@@ -102,18 +200,26 @@ struct DayParts {
     skills: BTreeMap<u32, (u64, RoaringBitmap)>,
 }
 
-fn daily_parts(rollup: &Rollup, grid: &DayGrid, i: usize) -> DayParts {
+fn daily_parts(rollup: &Rollup, grid: &DayGrid, i: usize, need: Parts) -> DayParts {
     let (from, to) = grid.bounds(i);
     let mut parts = DayParts::default();
     let mut conversations = RoaringBitmap::new();
     for slot in slots(rollup, from, to) {
-        parts.messages += u64::from(slot.messages);
-        conversations |= &slot.conversations;
-        for (source, n) in &slot.sources {
-            *parts.sources.entry(*source).or_default() += u64::from(*n);
+        if need.volume {
+            parts.messages += u64::from(slot.messages);
+            conversations |= &slot.conversations;
         }
-        add_executions(&mut parts.tools, &slot.tools);
-        add_executions(&mut parts.skills, &slot.skills);
+        if need.sources {
+            for (source, n) in &slot.sources {
+                *parts.sources.entry(*source).or_default() += u64::from(*n);
+            }
+        }
+        if need.tools {
+            add_executions(&mut parts.tools, &slot.tools);
+        }
+        if need.skills {
+            add_executions(&mut parts.skills, &slot.skills);
+        }
     }
     parts.conversations = conversations.len();
     parts

@@ -36,11 +36,12 @@ impl Engine {
         store: &dyn Store,
         workspace: &str,
         query: &Query,
+        parts: engine::Parts,
     ) -> Result<Answers, StoreError> {
         let cell = self.rollup(workspace);
         let mut rollup = cell.lock().await;
         catch_up(store, workspace, &mut rollup).await?;
-        Ok(engine::answers(&rollup, query))
+        Ok(engine::answers_for(&rollup, query, parts))
     }
 
     /// Drops a workspace's rollup so the next answer rebuilds it from raw events.
@@ -99,7 +100,8 @@ pub async fn rows(
     query: &Query,
     table: Table,
 ) -> Result<Vec<Vec<Cell>>, StoreError> {
-    let answers = engine.answers(store, workspace, query).await?;
+    let parts = engine::Parts::for_table(table);
+    let answers = engine.answers(store, workspace, query, parts).await?;
     let dirs = directories(store, workspace).await?;
     Ok(table_rows(
         table,

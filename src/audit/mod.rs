@@ -7,3 +7,12 @@
 pub mod canonical;
 pub mod merkle;
 pub mod note;
+
+pub mod demo;
+pub mod event;
+pub mod export;
+pub mod log;
+pub mod nodes;
+pub mod search;
+pub mod signing;
+pub mod verify;

@@ -20,6 +20,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Keys(cmd) => keys(&open(&load_config(&global, None)?).await?, cmd).await,
         Command::Members(cmd) => members(&open(&load_config(&global, None)?).await?, cmd).await,
         Command::Generate(args) => super::demo::generate(&load_config(&global, None)?, args).await,
+        Command::Audit(AuditCommand::Verify(args)) => super::audit::verify(&global, args).await,
         Command::Migrate => {
             let store = open(&load_config(&global, None)?).await?;
             println!("schema up to date ({})", store.backend());
@@ -75,8 +76,16 @@ pub async fn serve_with(store: SharedStore, config: Config) -> anyhow::Result<()
             )
         })?;
     let addr = listener.local_addr()?;
+    // The checkpoint signing key exists from the first start, not the first audit event.
+    crate::audit::signing::seed(&config)?;
+    let signer = tokio::spawn(crate::audit::log::sign_periodically(
+        store.clone(),
+        config.clone(),
+    ));
     tracing::info!(%addr, store = store.backend(), "listening");
-    web::serve(listener, AppState::new(store, config)).await?;
+    let served = web::serve(listener, AppState::new(store, config)).await;
+    signer.abort();
+    served?;
     Ok(())
 }
 

@@ -44,6 +44,8 @@ pub async fn run(global: &GlobalArgs, args: DemoArgs) -> anyhow::Result<()> {
             DEMO_TIMEZONE,
         );
         fill(&store, DEMO_WORKSPACE, options).await?;
+        let events = fill_audit(&store, &config, args.days, args.seed).await?;
+        eprintln!("audit log: {events} events, checkpoint signed");
     } else {
         eprintln!(
             "reusing the demo workspace in {}",
@@ -80,6 +82,48 @@ pub async fn run(global: &GlobalArgs, args: DemoArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     serve_with(store, config).await
+}
+
+/// Appends the demo's audit trail through the log, so checkpoints are signed as in production.
+async fn fill_audit(
+    store: &SharedStore,
+    config: &Config,
+    days: u32,
+    seed: u64,
+) -> anyhow::Result<u64> {
+    use crate::audit::{demo, event::validate_events, log::AuditLog, signing};
+    let members = store
+        .directory(DEMO_WORKSPACE, DirectoryKind::Members)
+        .await?;
+    let people: Vec<demo::Person> = members
+        .iter()
+        .filter(|m| m.text("status") == Some("active"))
+        .filter_map(|m| {
+            Some(demo::Person {
+                id: m.id.clone(),
+                email: m.text("email")?.to_string(),
+                name: m.text("name").unwrap_or(&m.id).to_string(),
+                admin: m.text("role") == Some("admin"),
+            })
+        })
+        .collect();
+    let agents: Vec<(String, String)> = store
+        .directory(DEMO_WORKSPACE, DirectoryKind::Agents)
+        .await?
+        .iter()
+        .map(|a| (a.id.clone(), a.text("name").unwrap_or(&a.id).to_string()))
+        .collect();
+    let now = jiff::Timestamp::now();
+    let events = demo::trail(&people, &agents, days, now.as_second(), seed);
+    let records = validate_events(&events, now.as_microsecond())
+        .map_err(|e| anyhow!("the generated audit trail is invalid: {e:?}"))?;
+    let signer = signing::signer(config, signing::seed(config)?, DEMO_WORKSPACE)?;
+    let log = AuditLog::new(store.as_ref(), DEMO_WORKSPACE, signer);
+    for chunk in records.chunks(crate::ingest::MAX_BATCH_ITEMS) {
+        log.append(None, chunk.to_vec()).await?;
+    }
+    log.sign_now().await?;
+    Ok(records.len() as u64)
 }
 
 async fn first_admin_email(store: &SharedStore) -> anyhow::Result<String> {

@@ -1,5 +1,6 @@
 //! The command line: clap types whose doc comments are the help text. `main.rs` calls [`main`].
 
+mod audit;
 mod commands;
 mod demo;
 pub use demo::split_batch;
@@ -48,6 +49,9 @@ pub enum Command {
     Members(MembersCommand),
     /// Generate a realistic workspace, into the store or as files for the ingest API.
     Generate(GenerateArgs),
+    /// Check the tamper-evident audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Bring the store's schema up to date and exit.
     Migrate,
     /// Print the OpenAPI document.
@@ -173,6 +177,32 @@ pub enum MembersCommand {
         #[arg(long)]
         password_stdin: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Verify an export offline (`tally audit verify EXPORT.jsonl --key VKEY`) or the whole
+    /// store (`--data-dir DIR` or `--database-url URL`, optionally `--workspace W`): every leaf
+    /// recomputed from its event's canonical bytes, the tree, and every signed checkpoint.
+    /// Prints the first bad entry's leaf index and event id; exits 0 only when all verifies.
+    Verify(VerifyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// A JSONL export (GET /api/v1/w/{wId}/audit/export?format=jsonl); without it the store is checked.
+    pub export: Option<PathBuf>,
+    /// The log's verifier key (the vkey of GET .../audit/keys), or a file holding it; repeat for
+    /// several. Required for an export; for a store it replaces the keys the store lists.
+    #[arg(long = "key")]
+    pub keys: Vec<String>,
+    /// Check only this workspace of the store.
+    #[arg(long)]
+    pub workspace: Option<String>,
+    /// A checkpoint saved earlier (the checkpoint route's JSON, or its note): also prove the log
+    /// consistent with it, so a history rewritten with the stored key is caught.
+    #[arg(long)]
+    pub checkpoint: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -18,10 +18,8 @@ macro_rules! migrations {
     };
 }
 
-pub const SQLITE: &[Migration] =
-    migrations!("sqlite": 1 "0001_foundation", 2 "0002_execution_message_index", 3 "0003_ingest_sequence");
-pub const POSTGRES: &[Migration] =
-    migrations!("postgres": 1 "0001_foundation", 2 "0002_execution_message_index", 3 "0003_ingest_sequence");
+pub const SQLITE: &[Migration] = migrations!("sqlite": 1 "0001_foundation", 2 "0002_execution_message_index", 3 "0003_ingest_sequence", 4 "0004_audit_log");
+pub const POSTGRES: &[Migration] = migrations!("postgres": 1 "0001_foundation", 2 "0002_execution_message_index", 3 "0003_ingest_sequence", 4 "0004_audit_log");
 
 #[cfg(test)]
 mod tests {

@@ -3,9 +3,12 @@
 //! chosen from the URL scheme. Both keep every workspace's rows under keys that start with the
 //! workspace id, so a distributed PostgreSQL can shard by workspace.
 
+pub mod audit;
 mod migrate;
 pub mod postgres;
+mod postgres_audit;
 pub mod sqlite;
+mod sqlite_audit;
 
 use async_trait::async_trait;
 use std::path::Path;
@@ -133,7 +136,7 @@ pub struct EventCounts {
 /// The operations tally needs from a store. Every method is scoped by workspace except the
 /// two lookups that cannot be: API keys by hash and console accounts by email.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: audit::AuditStore + Send + Sync + 'static {
     /// Which backend this is: `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
 

@@ -303,10 +303,22 @@ impl Store for PgStore {
             .await?
             .try_get(0)?;
         let mut accepted = insert_messages(&tx, workspace, seq, &batch.messages).await?;
-        accepted +=
-            insert_executions(&tx, "tool_executions", workspace, seq, &batch.tool_executions).await?;
-        accepted +=
-            insert_executions(&tx, "skill_executions", workspace, seq, &batch.skill_executions).await?;
+        accepted += insert_executions(
+            &tx,
+            "tool_executions",
+            workspace,
+            seq,
+            &batch.tool_executions,
+        )
+        .await?;
+        accepted += insert_executions(
+            &tx,
+            "skill_executions",
+            workspace,
+            seq,
+            &batch.skill_executions,
+        )
+        .await?;
         accepted += insert_runs(&tx, workspace, seq, &batch.workflow_runs).await?;
         tx.commit().await?;
         Ok(IngestOutcome {

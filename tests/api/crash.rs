@@ -19,6 +19,8 @@ fn start_server(ts: &TestStore, port: u16) -> Child {
     Command::new(env!("CARGO_BIN_EXE_tally"))
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
         .args(["--database-url", &ts.url])
+        .arg("--data-dir")
+        .arg(ts._dir.path())
         .env("TALLY_LOG_LEVEL", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null())

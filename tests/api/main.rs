@@ -2,6 +2,7 @@
 
 mod admin;
 mod analytics;
+mod audit;
 mod crash;
 mod ingest;
 mod ops;

@@ -2,6 +2,7 @@
 
 mod admin;
 mod analytics;
+mod audit;
 pub use admin::{key_json, settings_json};
 mod ingest;
 
@@ -101,7 +102,125 @@ pub fn routes() -> Api<AppState> {
     for kind in DirectoryKind::ALL {
         api = directory_route(api, *kind);
     }
-    api
+    audit_routes(api)
+}
+
+fn audit_routes(api: Api<AppState>) -> Api<AppState> {
+    const AUDIT_ERRORS: &[u16] = &[400, 401, 403, 404];
+    api.route(Method::POST, "/api/v1/w/{wId}/audit/events", audit::post_events, RouteDoc {
+            summary: "Ingest audit events",
+            description: "A JSON array (application/json) or NDJSON (application/x-ndjson) of audit events, optionally gzip. Each event: id, action (^[a-z][a-z0-9_]*(\\.[a-z][a-z0-9_]*)+$), occurredAt (RFC 3339 with offset, kept as sent), actor {type user|api_key|system, id, name?, email?}, targets? [{type, id, name?}], context? {location (IP or \"internal\"), userAgent}, metadata? (at most 50 keys [A-Za-z0-9_-]{1,40}; string values of at most 1,000 characters, booleans, integers within ±2^53 or finite decimals; nothing nested). At most 61,440 bytes per event. metadata.actor_type (user|api_key|system|agent) is filled with the actor's type when absent, before hashing. Idempotent by event id and by the Idempotency-Key header: a replay answers 200 and stores nothing twice. A batch with any invalid event is refused whole with 422. Enterprise plan only.",
+            caller: Caller::Key("scope ingest"),
+            query: &[],
+            body: Some((JSON_OR_NDJSON, json!({"type": "array", "items": audit_event_schema()}))),
+            ok: (200, "Stored", json!({"type": "object", "required": ["accepted", "duplicates"], "properties": {"accepted": {"type": "integer"}, "duplicates": {"type": "integer"}}})),
+            errors: &[400, 401, 403, 404, 413, 415, 422],
+        })
+        .route(Method::GET, "/api/v1/w/{wId}/audit/events", audit::search, RouteDoc {
+            summary: "Search the audit log",
+            description: "Events matching every filter given, newest occurredAt first, ties by leaf index (highest first), each with its leafIndex. Page with nextCursor (null on the last page). Enterprise plan only.",
+            caller: Caller::Key("scope audit_read"),
+            query: &[
+                ("q", "words, each matched case-insensitively across action, actor, targets, context and metadata", false),
+                ("from", "RFC 3339 instant, inclusive", false),
+                ("to", "RFC 3339 instant, exclusive", false),
+                ("action", "exact action, such as space.deleted", false),
+                ("actor", "an actor's id, name or email", false),
+                ("actorType", "user|api_key|system|agent (agent: metadata.actor_type)", false),
+                ("target", "a target's id or name", false),
+                ("cursor", "nextCursor of the previous page", false),
+                ("limit", "1 to 1000, default 50", false),
+            ],
+            body: None,
+            ok: (200, "A page of events", json!({"type": "object", "properties": {"data": {"type": "array", "items": {"type": "object"}}, "nextCursor": {"type": ["string", "null"]}}})),
+            errors: AUDIT_ERRORS,
+        })
+        .route(Method::GET, "/api/v1/w/{wId}/audit/export", audit::export, RouteDoc {
+            summary: "Export the audit log",
+            description: "The events the filters select, in leaf order. CSV (default): id, leafIndex, occurredAt, action, actorType, actorId, actorName, targets (JSON), location, userAgent, metadata (JSON), text cells starting with = + - @ tab or CR prefixed with '. JSONL: a first line {\"checkpoint\": {...}} signed for this export (the export stops at its tree size), then {\"leafIndex\", \"leafHash\", \"event\"} per event; with any filter each line also carries inclusionProof. `tally audit verify FILE --key VKEY` checks it offline. Enterprise plan only.",
+            caller: Caller::Key("scope audit_read"),
+            query: &[
+                ("format", "csv (default) or jsonl", false),
+                ("q", "as in search", false),
+                ("from", "as in search", false),
+                ("to", "as in search", false),
+                ("action", "as in search", false),
+                ("actor", "as in search", false),
+                ("actorType", "as in search", false),
+                ("target", "as in search", false),
+            ],
+            body: None,
+            ok: (200, "text/csv or application/x-ndjson", json!({"type": "string"})),
+            errors: AUDIT_ERRORS,
+        })
+        .route(Method::GET, "/api/v1/w/{wId}/audit/checkpoint", audit::get_checkpoint, RouteDoc {
+            summary: "Read a signed checkpoint",
+            description: "The latest checkpoint, or the one at treeSize: a C2SP tlog-checkpoint signed as a C2SP signed-note with Ed25519 (origin <public base URL host>/w/<wId>, extension line `timestamp <unix seconds>`). Hashes are base64. 404 when none exists at that size: sign one. Checkpoints are signed every 1,000 events, every 60 s when events arrived, and on demand. Enterprise plan only.",
+            caller: Caller::Key("scope audit_read"),
+            query: &[("treeSize", "the tree size of the checkpoint; default the latest", false)],
+            body: None,
+            ok: (200, "Checkpoint", checkpoint_schema()),
+            errors: AUDIT_ERRORS,
+        })
+        .route(Method::POST, "/api/v1/w/{wId}/audit/checkpoint", audit::post_checkpoint, RouteDoc {
+            summary: "Sign a checkpoint now",
+            description: "Signs (and stores) a checkpoint of the log as it is now; when one exists at this size it is answered as it is. Enterprise plan only.",
+            caller: Caller::Key("scope audit_read"),
+            query: &[],
+            body: None,
+            ok: (200, "Checkpoint", checkpoint_schema()),
+            errors: AUDIT_ERRORS,
+        })
+        .route(Method::GET, "/api/v1/w/{wId}/audit/keys", audit::get_keys, RouteDoc {
+            summary: "List checkpoint signing keys",
+            description: "Every key that signed this log's checkpoints, retired ones included (retiredAt set), oldest first. keyId is the note key hash as 8 hex digits; vkey the note verifier key string that `tally audit verify --key` takes. Enterprise plan only.",
+            caller: Caller::Key("scope audit_read"),
+            query: &[],
+            body: None,
+            ok: (200, "Keys", json!({"type": "object", "properties": {"data": {"type": "array", "items": {"type": "object", "properties": {
+                "keyId": {"type": "string"}, "name": {"type": "string"}, "vkey": {"type": "string"}, "publicKey": {"type": "string", "description": "base64 Ed25519 public key"},
+                "createdAt": {"type": "string", "format": "date-time"}, "retiredAt": {"type": ["string", "null"], "format": "date-time"}}}}}})),
+            errors: AUDIT_ERRORS,
+        })
+        .route(Method::GET, "/api/v1/w/{wId}/audit/proofs/inclusion", audit::inclusion_proof, RouteDoc {
+            summary: "Prove an event is in the log",
+            description: "The RFC 9162 audit path of a leaf (by leafIndex or eventId) in the tree of a checkpoint (treeSize, default the latest). 404 when the leaf lies beyond the latest checkpoint: sign one. Enterprise plan only.",
+            caller: Caller::Key("scope audit_read"),
+            query: &[
+                ("leafIndex", "the leaf; or eventId", false),
+                ("eventId", "the event; or leafIndex", false),
+                ("treeSize", "a checkpoint's tree size; default the latest", false),
+            ],
+            body: None,
+            ok: (200, "Inclusion proof", json!({"type": "object", "properties": {"leafIndex": {"type": "integer"}, "treeSize": {"type": "integer"}, "leafHash": {"type": "string"}, "auditPath": {"type": "array", "items": {"type": "string"}}}})),
+            errors: AUDIT_ERRORS,
+        })
+        .route(Method::GET, "/api/v1/w/{wId}/audit/proofs/consistency", audit::consistency_proof, RouteDoc {
+            summary: "Prove the log only grew",
+            description: "The RFC 9162 consistency proof between the trees of sizes first and second (second at most the latest checkpoint's size). Enterprise plan only.",
+            caller: Caller::Key("scope audit_read"),
+            query: &[("first", "the smaller tree size", true), ("second", "the larger tree size", true)],
+            body: None,
+            ok: (200, "Consistency proof", json!({"type": "object", "properties": {"first": {"type": "integer"}, "second": {"type": "integer"}, "proof": {"type": "array", "items": {"type": "string"}}}})),
+            errors: AUDIT_ERRORS,
+        })
+}
+
+fn checkpoint_schema() -> Value {
+    json!({"type": "object", "properties": {
+        "origin": {"type": "string"}, "treeSize": {"type": "integer"}, "rootHash": {"type": "string", "description": "base64"},
+        "timestamp": {"type": "integer", "description": "Unix seconds"}, "note": {"type": "string", "description": "the signed note text"}}})
+}
+
+fn audit_event_schema() -> Value {
+    json!({"type": "object", "required": ["id", "action", "occurredAt", "actor"], "additionalProperties": false, "properties": {
+        "id": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$"},
+        "action": {"type": "string", "pattern": "^[a-z][a-z0-9_]*(\\.[a-z][a-z0-9_]*)+$"},
+        "occurredAt": {"type": "string", "format": "date-time"},
+        "actor": {"type": "object", "required": ["type", "id"], "properties": {"type": {"enum": ["user", "api_key", "system"]}, "id": {"type": "string"}, "name": {"type": "string"}, "email": {"type": "string"}}},
+        "targets": {"type": "array", "maxItems": 50, "items": {"type": "object", "required": ["type", "id"], "properties": {"type": {"type": "string"}, "id": {"type": "string"}, "name": {"type": "string"}}}},
+        "context": {"type": "object", "properties": {"location": {"type": "string"}, "userAgent": {"type": "string"}}},
+        "metadata": {"type": "object", "maxProperties": 50, "additionalProperties": {"type": ["string", "number", "boolean"]}}}})
 }
 
 fn directory_route(api: Api<AppState>, kind: DirectoryKind) -> Api<AppState> {
