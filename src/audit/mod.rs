@@ -13,6 +13,7 @@ pub mod event;
 pub mod export;
 pub mod log;
 pub mod nodes;
+pub mod own;
 pub mod search;
 pub mod signing;
 pub mod verify;

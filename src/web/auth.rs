@@ -88,3 +88,29 @@ fn bearer(headers: &HeaderMap) -> ApiResult<&str> {
             ApiError::Unauthenticated("the Authorization header must be `Bearer <API key>`".into())
         })
 }
+
+/// Where a request came from, for the audit log: the peer address and the user agent.
+pub struct Client(pub crate::audit::own::Origin);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Client {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let location = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|info| info.0.ip().to_string());
+        let user_agent = parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        Ok(Client(crate::audit::own::Origin {
+            location,
+            user_agent,
+        }))
+    }
+}

@@ -31,6 +31,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub metrics: Arc<Metrics>,
     pub analytics: Arc<crate::analytics::service::Engine>,
+    /// When each API key last recorded `audit_log.viewed`.
+    pub audit_views: Arc<std::sync::Mutex<std::collections::HashMap<String, i64>>>,
 }
 
 impl AppState {
@@ -40,6 +42,7 @@ impl AppState {
             config: Arc::new(config),
             metrics: Arc::new(Metrics::default()),
             analytics: Arc::default(),
+            audit_views: Arc::default(),
         }
     }
 }
@@ -111,7 +114,8 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
 /// # Errors
 /// When the server fails.
 pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
-    axum::serve(listener, app(state))
+    let app = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await
 }

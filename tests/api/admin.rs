@@ -194,3 +194,38 @@ async fn the_legacy_endpoint_is_gone_and_names_its_successor() {
     );
     ts.cleanup().await;
 }
+
+#[tokio::test]
+async fn tallys_own_actions_are_in_the_audit_log() {
+    each_store(|ts| async move {
+        let app = TestApp::spawn(&ts).await;
+        let reader = key(&ts.store, WS, tally::model::Role::User, vec![tally::model::Scope::AuditRead]).await;
+        let settings = app.url("/api/v1/w/acme/settings");
+        let patched = app.client.patch(&settings).bearer_auth(&app.admin).json(&json!({"timezone": "Asia/Kolkata"})).send().await.unwrap();
+        assert_eq!(patched.status(), 200);
+        let created: Value = app.client.post(app.url("/api/v1/w/acme/keys")).bearer_auth(&app.admin)
+            .json(&json!({"name": "exporter", "role": "builder"})).send().await.unwrap().json().await.unwrap();
+        let id = created["id"].as_str().unwrap();
+        let revoked = app.client.delete(app.url(&format!("/api/v1/w/acme/keys/{id}"))).bearer_auth(&app.admin).send().await.unwrap();
+        assert_eq!(revoked.status(), 204);
+        let export = app.client.get(app.url("/api/v1/w/acme/analytics/export?table=users&startDate=2026-03-01&endDate=2026-03-02"))
+            .bearer_auth(&app.builder).send().await.unwrap();
+        assert_eq!(export.status(), 200);
+        let search = |q: &'static str| app.client.get(app.url(&format!("/api/v1/w/acme/audit/events?{q}"))).bearer_auth(&reader).send();
+        let found: Value = search("limit=100").await.unwrap().json().await.unwrap();
+        let actions: Vec<&str> = found["data"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+        for action in ["settings.updated", "api_key.created", "api_key.revoked", "analytics.exported", "audit_log.viewed"] {
+            assert!(actions.contains(&action), "{action} missing from {actions:?} on {}", ts.backend());
+        }
+        let created_event = found["data"].as_array().unwrap().iter().find(|e| e["action"] == "api_key.created").unwrap();
+        assert_eq!(created_event["actor"]["type"], "api_key");
+        assert_eq!(created_event["context"]["location"], "127.0.0.1");
+        assert_eq!(created_event["targets"][0]["id"], id);
+        assert_eq!(created_event["metadata"]["role"], "builder");
+        search("limit=1").await.unwrap();
+        let again: Value = search("action=audit_log.viewed").await.unwrap().json().await.unwrap();
+        assert_eq!(again["data"].as_array().unwrap().len(), 1, "viewed at most once an hour per key");
+        ts
+    })
+    .await;
+}

@@ -157,9 +157,13 @@ pub async fn key(store: &SharedStore, ws: &str, role: Role, scopes: Vec<Scope>) 
     minted.secret
 }
 
-pub fn test_config() -> Config {
+/// The configuration of a test server whose files live in `dir`.
+pub fn test_config(dir: &std::path::Path) -> Config {
     Layers::defaults()
-        .flags([("listen", Some("127.0.0.1:0".to_string()))])
+        .flags([
+            ("listen", Some("127.0.0.1:0".to_string())),
+            ("data_dir", Some(dir.display().to_string())),
+        ])
         .resolve()
         .unwrap()
 }
@@ -184,7 +188,10 @@ impl TestApp {
         let ingest = key(&store, WS, Role::User, vec![Scope::Ingest]).await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(web::serve(listener, AppState::new(store, test_config())));
+        tokio::spawn(web::serve(
+            listener,
+            AppState::new(store, test_config(ts._dir.path())),
+        ));
         TestApp {
             base,
             client: reqwest::Client::new(),

@@ -6,11 +6,12 @@ use axum::http::{HeaderMap, StatusCode};
 use serde_json::{Map, Value, json};
 
 use crate::access::{Need, mint_key};
+use crate::audit::own::{Actor, OwnAction, record_or_log};
 use crate::ingest::fields::Fields;
 use crate::model::{Privacy, Role, Scope, Workspace, check_timezone, from_micros};
 use crate::storage::{ApiKey, WorkspacePatch};
 use crate::web::AppState;
-use crate::web::auth::{require, require_workspace};
+use crate::web::auth::{Client, require, require_workspace};
 use crate::web::error::{ApiError, ApiResult};
 
 const ADMIN: Need = Need::Role(Role::Admin);
@@ -55,10 +56,11 @@ pub async fn get_settings(
 pub async fn patch_settings(
     State(state): State<AppState>,
     Path(workspace): Path<String>,
+    Client(origin): Client,
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<axum::Json<Value>> {
-    require(&state, &headers, &workspace, ADMIN).await?;
+    let caller = require(&state, &headers, &workspace, ADMIN).await?;
     let obj = json_object(&body)?;
     let mut errors = Vec::new();
     let mut f = Fields::new(&obj, None, &mut errors);
@@ -94,6 +96,19 @@ pub async fn patch_settings(
         .update_workspace(&workspace, &patch)
         .await?
         .ok_or_else(|| ApiError::NotFound("workspace not found".into()))?;
+    let mut action = OwnAction::new("settings.updated", Actor::key(&caller))
+        .target("workspace", &ws.id, Some(&ws.name))
+        .from(origin);
+    for (field, value) in [
+        ("name", patch.name.clone()),
+        ("timezone", patch.timezone.clone()),
+        ("privacy", patch.privacy.map(|p| p.to_string())),
+    ] {
+        if let Some(value) = value {
+            action = action.meta(field, value);
+        }
+    }
+    record_or_log(state.store.as_ref(), &state.config, &ws, action).await;
     Ok(axum::Json(settings_json(&ws)))
 }
 
@@ -114,10 +129,11 @@ pub async fn list_keys(
 pub async fn create_key(
     State(state): State<AppState>,
     Path(workspace): Path<String>,
+    Client(origin): Client,
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<(StatusCode, axum::Json<Value>)> {
-    require(&state, &headers, &workspace, ADMIN).await?;
+    let (caller, ws) = require_workspace(&state, &headers, &workspace, ADMIN).await?;
     let obj = json_object(&body)?;
     let now = jiff::Timestamp::now().as_microsecond();
     let mut errors = Vec::new();
@@ -152,6 +168,13 @@ pub async fn create_key(
         .store
         .create_key(&minted.key, &minted.secret_hash)
         .await?;
+    let scopes: Vec<&str> = minted.key.scopes.iter().map(|s| s.as_str()).collect();
+    let action = OwnAction::new("api_key.created", Actor::key(&caller))
+        .target("api_key", &minted.key.id, Some(&minted.key.name))
+        .meta("role", minted.key.role.as_str())
+        .meta("scopes", scopes.join(","))
+        .from(origin);
+    record_or_log(state.store.as_ref(), &state.config, &ws, action).await;
     let mut answer = key_json(&minted.key);
     answer["secret"] = json!(minted.secret);
     if let Some(obj) = answer.as_object_mut() {
@@ -164,11 +187,16 @@ pub async fn create_key(
 pub async fn revoke_key(
     State(state): State<AppState>,
     Path((workspace, key_id)): Path<(String, String)>,
+    Client(origin): Client,
     headers: HeaderMap,
 ) -> ApiResult<StatusCode> {
-    require(&state, &headers, &workspace, ADMIN).await?;
+    let (caller, ws) = require_workspace(&state, &headers, &workspace, ADMIN).await?;
     let now = jiff::Timestamp::now().as_microsecond();
     if state.store.revoke_key(&workspace, &key_id, now).await? {
+        let action = OwnAction::new("api_key.revoked", Actor::key(&caller))
+            .target("api_key", &key_id, None)
+            .from(origin);
+        record_or_log(state.store.as_ref(), &state.config, &ws, action).await;
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::NotFound(format!(

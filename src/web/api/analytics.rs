@@ -11,19 +11,22 @@ use crate::analytics::format::{csv, csv_record, csv_row, json_row};
 use crate::analytics::params::{ExportParams, Format, parse};
 use crate::analytics::service::{self, MessagePages};
 use crate::analytics::{Query as Range, Table};
+use crate::audit::own::{Actor, OwnAction, record_or_log};
 use crate::model::Role;
 use crate::web::AppState;
-use crate::web::auth::require_workspace;
+use crate::web::auth::{Client, require_workspace};
 use crate::web::error::{ApiError, ApiResult};
 
 /// `GET /api/v1/w/{wId}/analytics/export`
 pub async fn export(
     State(state): State<AppState>,
     Path(workspace): Path<String>,
+    Client(origin): Client,
     headers: HeaderMap,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> ApiResult<Response> {
-    require_workspace(&state, &headers, &workspace, Need::Role(Role::Builder)).await?;
+    let (caller, ws) =
+        require_workspace(&state, &headers, &workspace, Need::Role(Role::Builder)).await?;
     let Query(pairs) = query.map_err(|e| ApiError::InvalidRequest {
         message: format!("the query string cannot be read: {e}"),
         field: None,
@@ -31,6 +34,22 @@ pub async fn export(
     })?;
     let params = parse(&pairs).map_err(ApiError::fields)?;
     let range = Range::new(params.tz.clone(), params.start, params.end);
+    let action = OwnAction::new("analytics.exported", Actor::key(&caller))
+        .target("workspace", &ws.id, Some(&ws.name))
+        .meta("table", params.table.name())
+        .meta("start_date", params.start.to_string())
+        .meta("end_date", params.end.to_string())
+        .meta("timezone", params.timezone.clone())
+        .meta(
+            "format",
+            if params.format == Format::Csv {
+                "csv"
+            } else {
+                "json"
+            },
+        )
+        .from(origin);
+    record_or_log(state.store.as_ref(), &state.config, &ws, action).await;
     if params.table == Table::Messages {
         return messages(state, workspace, &params, &range).await;
     }

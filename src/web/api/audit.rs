@@ -14,13 +14,17 @@ use crate::access::Need;
 use crate::audit::event::validate_events;
 use crate::audit::export::{csv_header, csv_record, jsonl_line};
 use crate::audit::log::{AuditError, AuditLog, b64, checkpoint_json, vkey, with_nodes};
+use crate::audit::own::{Actor, Origin, OwnAction, record_or_log};
 use crate::audit::search::{cursor, parse_filter, parse_search};
 use crate::audit::signing;
 use crate::ingest::{BodyFormat, MAX_BODY_BYTES, read_batch};
+use crate::model::Workspace;
 use crate::model::{Plan, Scope, from_micros};
+use crate::storage::ApiKey;
 use crate::storage::StoreError;
 use crate::storage::audit::{AuditEntry, AuditFilter, AuditOrder};
 use crate::web::AppState;
+use crate::web::auth::Client;
 use crate::web::auth::require_workspace;
 use crate::web::error::{ApiError, ApiResult};
 
@@ -52,7 +56,17 @@ async fn open_log<'a>(
     workspace: &'a str,
     need: Need,
 ) -> ApiResult<AuditLog<'a>> {
-    let (_, ws) = require_workspace(state, headers, workspace, need).await?;
+    Ok(open_log_as(state, headers, workspace, need).await?.2)
+}
+
+/// Like [`open_log`], also answering the caller's key and the workspace.
+async fn open_log_as<'a>(
+    state: &'a AppState,
+    headers: &HeaderMap,
+    workspace: &'a str,
+    need: Need,
+) -> ApiResult<(ApiKey, Workspace, AuditLog<'a>)> {
+    let (key, ws) = require_workspace(state, headers, workspace, need).await?;
     if ws.plan != Plan::Enterprise {
         return Err(ApiError::PermissionDenied(format!(
             "audit logs need the enterprise plan; this workspace is on the {} plan (the operator can change it with `tally workspace update {workspace} --plan enterprise`)",
@@ -66,7 +80,31 @@ async fn open_log<'a>(
     let seed = signing::seed(&state.config).map_err(|e| internal(e.to_string()))?;
     let signer =
         signing::signer(&state.config, seed, workspace).map_err(|e| internal(e.to_string()))?;
-    Ok(AuditLog::new(state.store.as_ref(), workspace, signer))
+    Ok((
+        key,
+        ws,
+        AuditLog::new(state.store.as_ref(), workspace, signer),
+    ))
+}
+
+/// How often an API search records `audit_log.viewed` for one key at most.
+const VIEW_RECORD_EVERY_MICROS: i64 = 3_600_000_000;
+
+/// Records `audit_log.viewed` unless this key did within the hour.
+async fn record_view(state: &AppState, key: &ApiKey, ws: &Workspace, origin: Origin) {
+    let now = jiff::Timestamp::now().as_microsecond();
+    {
+        let mut seen = state.audit_views.lock().unwrap_or_else(|e| e.into_inner());
+        let last = seen.entry(key.id.clone()).or_insert(i64::MIN);
+        if now.saturating_sub(*last) < VIEW_RECORD_EVERY_MICROS {
+            return;
+        }
+        *last = now;
+    }
+    let action = OwnAction::new("audit_log.viewed", Actor::key(key))
+        .target("workspace", &ws.id, Some(&ws.name))
+        .from(origin);
+    record_or_log(state.store.as_ref(), &state.config, ws, action).await;
 }
 
 fn query_map(query: QueryPairs) -> ApiResult<BTreeMap<String, String>> {
@@ -301,11 +339,13 @@ fn event_of(entry: &AuditEntry) -> ApiResult<Value> {
 pub async fn search(
     State(state): State<AppState>,
     Path(workspace): Path<String>,
+    Client(origin): Client,
     headers: HeaderMap,
     query: QueryPairs,
 ) -> ApiResult<axum::Json<Value>> {
-    open_log(&state, &headers, &workspace, READ).await?;
+    let (key, ws, _) = open_log_as(&state, &headers, &workspace, READ).await?;
     let params = parse_search(&query_map(query)?).map_err(ApiError::fields)?;
+    record_view(&state, &key, &ws, origin).await;
     let mut entries = state
         .store
         .audit_search(
@@ -336,12 +376,21 @@ pub async fn search(
 pub async fn export(
     State(state): State<AppState>,
     Path(workspace): Path<String>,
+    Client(origin): Client,
     headers: HeaderMap,
     query: QueryPairs,
 ) -> ApiResult<Response> {
-    let log = open_log(&state, &headers, &workspace, READ).await?;
+    let (key, ws, log) = open_log_as(&state, &headers, &workspace, READ).await?;
     let query = query_map(query)?;
     let mut filter = parse_filter(&query, &["format"]).map_err(ApiError::fields)?;
+    let format = query.get("format").map_or("csv", String::as_str);
+    if matches!(format, "csv" | "jsonl") {
+        let action = OwnAction::new("audit_log.exported", Actor::key(&key))
+            .target("workspace", &ws.id, Some(&ws.name))
+            .meta("format", format)
+            .from(origin);
+        record_or_log(state.store.as_ref(), &state.config, &ws, action).await;
+    }
     let (head, jsonl, content_type, extension) = match query.get("format").map(String::as_str) {
         None | Some("csv") => (csv_header(), None, "text/csv; charset=utf-8", "csv"),
         Some("jsonl") => {
