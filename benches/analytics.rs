@@ -94,6 +94,19 @@ async fn main() {
         println!(
             "\n{zone}, {first}..{last}: tally computes all seven tables in {best:.1} ms (best of 5)"
         );
+        for table in tally::analytics::Table::ALL {
+            let parts = engine::Parts::for_table(*table);
+            let mut best = f64::MAX;
+            for _ in 0..3 {
+                let started = Instant::now();
+                std::hint::black_box(engine::answers_for(&rollup, &query, parts));
+                best = best.min(started.elapsed().as_secs_f64() * 1000.0);
+            }
+            println!(
+                "  tally {:<14} {best:>9.1} ms (that table's parts alone, best of 3)",
+                table.name()
+            );
+        }
         compare_with_peers(&dir, zone, &query, &answers.unwrap(), best);
     }
 }

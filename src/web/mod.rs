@@ -5,6 +5,7 @@
 mod api;
 pub use api::{key_json, settings_json};
 mod auth;
+pub mod console;
 pub mod error;
 mod metrics;
 pub mod openapi;
@@ -33,6 +34,8 @@ pub struct AppState {
     pub analytics: Arc<crate::analytics::service::Engine>,
     /// When each API key last recorded `audit_log.viewed`.
     pub audit_views: Arc<std::sync::Mutex<std::collections::HashMap<String, i64>>>,
+    /// Console sessions and the failed-login limit.
+    pub console: Arc<console::ConsoleState>,
 }
 
 impl AppState {
@@ -43,6 +46,7 @@ impl AppState {
             metrics: Arc::new(Metrics::default()),
             analytics: Arc::default(),
             audit_views: Arc::default(),
+            console: Arc::default(),
         }
     }
 }
@@ -63,6 +67,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(api().router)
         .merge(ops::routes())
+        .merge(console::routes())
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(state.clone(), observe))

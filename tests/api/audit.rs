@@ -197,7 +197,8 @@ async fn audit_events_are_stored_once_and_replays_store_nothing() {
             .map(|e| e["leafIndex"].as_u64().unwrap())
             .collect();
         leaves.sort();
-        assert_eq!(leaves, [0, 1, 2, 3, 4, 5]);
+        // The search itself was recorded first, as audit_log.viewed (leaf 6).
+        assert_eq!(leaves, [0, 1, 2, 3, 4, 5, 6]);
         ts
     })
     .await;
@@ -331,7 +332,12 @@ async fn audit_routes_need_the_enterprise_plan_and_the_audit_read_scope() {
             .await
             .unwrap();
         error_of(response, 403).await;
-        assert_eq!(ids(&app.json("events").await), ["e0"]);
+        let found = app.json("events").await;
+        assert_eq!(
+            found["data"][0]["action"], "audit_log.viewed",
+            "the search recorded itself"
+        );
+        assert_eq!(ids(&found)[1..], ["e0"]);
         ts
     })
     .await;
@@ -497,10 +503,12 @@ async fn search_filters_and_pages_the_same_on_both_stores() {
             event("d", 9, "member.invited"),
         ]);
         app.ingest(&batch).await;
+        let found = app.json("events").await;
         assert_eq!(
-            ids(&app.json("events").await),
-            ["d", "sync", "agent-run", "c", "b", "a"]
+            found["data"][0]["action"], "audit_log.viewed",
+            "the search recorded itself"
         );
+        assert_eq!(ids(&found)[1..], ["d", "sync", "agent-run", "c", "b", "a"]);
         assert_eq!(ids(&app.json("events?q=FINANCE%20space").await), ["sync"]);
         assert_eq!(
             ids(&app.json("events?q=grace%40example").await),
@@ -544,10 +552,12 @@ async fn search_filters_and_pages_the_same_on_both_stores() {
                 None => break,
             }
         }
-        assert_eq!(seen, ["d", "sync", "agent-run", "c", "b", "a"]);
+        // The first search of this key was recorded (newest of all): the rest follow it.
+        assert!(seen[0].starts_with("tally_"), "{seen:?}");
+        assert_eq!(seen[1..], ["d", "sync", "agent-run", "c", "b", "a"]);
         let page = app.json("events?limit=2").await;
-        assert_eq!(page["data"][0]["leafIndex"], 5);
-        assert_eq!(page["data"][0]["metadata"]["actor_type"], "user");
+        assert_eq!(page["data"][1]["leafIndex"], 5);
+        assert_eq!(page["data"][1]["metadata"]["actor_type"], "user");
         for bad in [
             "events?limit=0",
             "events?limit=1001",
@@ -577,7 +587,12 @@ async fn csv_and_jsonl_exports_carry_what_verification_needs() {
         assert_eq!(response.status().as_u16(), 200);
         assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
         let csv = response.text().await.unwrap();
-        let lines: Vec<&str> = csv.lines().collect();
+        let mut lines: Vec<&str> = csv.lines().collect();
+        // The export recorded itself (audit_log.exported) before it ran.
+        let own: Vec<&str> = lines.iter().copied().filter(|l| l.starts_with("tally_")).collect();
+        assert_eq!(own.len(), 1);
+        assert!(own[0].contains(",audit_log.exported,api_key,"), "{}", own[0]);
+        lines.retain(|l| !l.starts_with("tally_"));
         assert_eq!(lines[0], "id,leafIndex,occurredAt,action,actorType,actorId,actorName,targets,location,userAgent,metadata");
         assert_eq!(lines.len(), 8);
         assert!(lines[1].starts_with("e0,0,2026-03-01T10:00:00Z,agent.executed,user,u1,Ada Lovelace,"), "{}", lines[1]);
@@ -589,12 +604,13 @@ async fn csv_and_jsonl_exports_carry_what_verification_needs() {
         let verifier = app.verifier().await;
         let whole = app.get("export?format=jsonl").await.text().await.unwrap();
         let first: Value = serde_json::from_str(whole.lines().next().unwrap()).unwrap();
-        assert_eq!(first["checkpoint"]["treeSize"], 7);
+        // 7 events, and the three exports so far, each recorded before it ran.
+        assert_eq!(first["checkpoint"]["treeSize"], 10);
         assert_eq!(first["checkpoint"]["origin"], ORIGIN);
         assert_eq!(first["wholeLog"], true);
         let summary = verify_export(&whole, std::slice::from_ref(&verifier), None).unwrap();
         assert!(summary.whole_log);
-        assert_eq!(summary.entries, 7);
+        assert_eq!(summary.entries, 10);
         let line: Value = serde_json::from_str(whole.lines().nth(1).unwrap()).unwrap();
         assert_eq!(line["leafIndex"], 0);
         assert!(line.get("inclusionProof").is_none());
@@ -662,7 +678,8 @@ async fn verify_passes_on_a_good_export_and_store_and_checks_a_saved_checkpoint(
         std::fs::write(&key_file, format!("{vkey}\n")).unwrap();
         let (ok, out) = tally(&["audit", "verify", export.to_str().unwrap(), "--key", &vkey]);
         assert!(ok, "{out}");
-        assert!(out.contains("33 entries"), "{out}");
+        // 33 events and the export's own audit_log.exported.
+        assert!(out.contains("34 entries"), "{out}");
         let (ok, out) = tally(&[
             "audit",
             "verify",
@@ -692,7 +709,8 @@ async fn verify_passes_on_a_good_export_and_store_and_checks_a_saved_checkpoint(
             WS,
         ]);
         assert!(ok, "{out}");
-        assert!(out.contains("33 entries"), "{out}");
+        // and the second export's.
+        assert!(out.contains("35 entries"), "{out}");
         let (ok, out) = tally(&[
             "--database-url",
             &ts.url,

@@ -3,6 +3,7 @@
 mod admin;
 mod analytics;
 mod audit;
+mod console;
 mod crash;
 mod ingest;
 mod ops;
