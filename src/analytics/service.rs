@@ -44,6 +44,24 @@ impl Engine {
         Ok(engine::answers_for(&rollup, query, parts))
     }
 
+    /// Catches a workspace's rollup up in the background when it is loaded, so that the next
+    /// answer does not wait for it. Rollups nobody asked for stay unloaded.
+    pub fn refresh(self: &Arc<Self>, store: crate::storage::SharedStore, workspace: &str) {
+        let loaded = {
+            let map = self.rollups.lock().unwrap_or_else(|e| e.into_inner());
+            map.get(workspace).cloned()
+        };
+        if let Some(cell) = loaded {
+            let workspace = workspace.to_string();
+            tokio::spawn(async move {
+                let mut rollup = cell.lock().await;
+                if let Err(e) = catch_up(store.as_ref(), &workspace, &mut rollup).await {
+                    tracing::warn!(error = %e, "rollup catch-up failed; the next answer retries");
+                }
+            });
+        }
+    }
+
     /// Drops a workspace's rollup so the next answer rebuilds it from raw events.
     pub fn forget(&self, workspace: &str) {
         let mut map = self.rollups.lock().unwrap_or_else(|e| e.into_inner());

@@ -69,6 +69,25 @@ word_enum! {
     Scope { Ingest => "ingest", UsageExport => "usage_export", AuditRead => "audit_read" }
 }
 
+/// The label people read for one of the eleven known message sources; other sources show as
+/// sent.
+pub fn source_label(source: &str) -> Option<&'static str> {
+    Some(match source {
+        "web" => "Web app",
+        "extension" => "Browser extension",
+        "slack" => "Slack",
+        "teams" => "Teams",
+        "email" => "Email",
+        "triggered" => "Triggered",
+        "scheduled" => "Scheduled",
+        "api" => "API",
+        "zapier" => "Zapier",
+        "n8n" => "n8n",
+        "make" => "Make",
+        _ => return None,
+    })
+}
+
 /// One tenant.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Workspace {
@@ -120,6 +139,13 @@ mod tests {
         assert!(Role::User < Role::Builder && Role::Builder < Role::Admin);
         let err = "owner".parse::<Role>().unwrap_err();
         assert_eq!(err, "must be one of user|builder|admin");
+    }
+
+    #[test]
+    fn known_sources_have_labels_and_others_show_as_sent() {
+        assert_eq!(source_label("extension"), Some("Browser extension"));
+        assert_eq!(source_label("n8n"), Some("n8n"));
+        assert_eq!(source_label("my_bot"), None);
     }
 
     #[test]

@@ -34,6 +34,9 @@ pub async fn post_events(
     .map_err(|_| ApiError::Internal(crate::storage::StoreError::Closed))?;
     let batch = parsed.inspect_err(|_| Metrics::add(&state.metrics.batches_refused, 1))?;
     let outcome = state.store.ingest(&workspace, batch).await?;
+    if outcome.accepted > 0 {
+        state.analytics.refresh(state.store.clone(), &workspace);
+    }
     Metrics::add(&state.metrics.events_accepted, outcome.accepted);
     Metrics::add(&state.metrics.events_duplicate, outcome.duplicates);
     Ok(axum::Json(outcome))

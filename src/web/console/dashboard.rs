@@ -165,7 +165,9 @@ fn active_chart(dates: &[String], daily: &[DailyActivity]) -> LineChart {
 fn sources_chart(data: &Data) -> BarChart {
     let mut totals: BTreeMap<String, u64> = BTreeMap::new();
     for s in &data.answers.sources {
-        *totals.entry(s.source.clone()).or_default() += s.messages;
+        let label =
+            crate::model::source_label(&s.source).map_or_else(|| s.source.clone(), str::to_string);
+        *totals.entry(label).or_default() += s.messages;
     }
     bar_chart(totals.into_iter().collect())
 }
