@@ -98,6 +98,18 @@ pub const KEYS: &[(&str, &str, bool, &str)] = &[
         false,
         "checkpoint signing key (C2SP signer key string); default <data_dir>/audit-signing.key, generated on first use",
     ),
+    (
+        "secret_key",
+        "",
+        true,
+        "server secret (64 hex digits) for download-link signatures and pseudonyms; default <data_dir>/tally-secret.key, generated on first use; share one between replicas",
+    ),
+    (
+        "export_dir",
+        "",
+        false,
+        "directory of usage export files; default <data_dir>/exports; share one between replicas",
+    ),
 ];
 
 /// The resolved configuration.
@@ -115,6 +127,8 @@ pub struct Config {
     pub export_retention_hours: u64,
     pub streams_allow_private: bool,
     pub audit_signing_key_file: Option<PathBuf>,
+    pub secret_key: Option<Secret>,
+    pub export_dir: Option<PathBuf>,
 }
 
 /// How log lines are written.
@@ -245,6 +259,8 @@ impl Layers {
             export_retention_hours: self.parse("export_retention_hours", "a number of hours")?,
             streams_allow_private: self.parse("streams_allow_private", "true or false")?,
             audit_signing_key_file: self.text("audit_signing_key_file").map(PathBuf::from),
+            secret_key: self.text("secret_key").map(Secret::new),
+            export_dir: self.text("export_dir").map(PathBuf::from),
         })
     }
 

@@ -10,6 +10,8 @@ pub mod config;
 pub mod generate;
 pub mod ingest;
 pub mod model;
+pub mod privacy;
+pub mod secret;
 pub mod storage;
 pub mod telemetry;
 pub mod web;

@@ -22,6 +22,7 @@ mod tests;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
 
+use crate::privacy::{UserColumn, UserColumns};
 use days::DayGrid;
 
 /// The tables of the analytics export, in the order PRODUCT.md lists them.
@@ -115,6 +116,28 @@ impl Table {
                 "cost",
             ],
         }
+    }
+}
+
+impl Table {
+    /// The columns that identify people, for [`crate::privacy::Policy::shape`].
+    pub fn user_columns(self) -> UserColumns {
+        match self {
+            Table::Users => &[
+                (0, UserColumn::Id),
+                (1, UserColumn::NameOf(0)),
+                (2, UserColumn::Email),
+                (8, UserColumn::Groups),
+            ],
+            Table::Messages => &[(6, UserColumn::Id), (7, UserColumn::Email)],
+            Table::Agents => &[(6, UserColumn::Email), (7, UserColumn::Email)],
+            _ => &[],
+        }
+    }
+
+    /// Whether the table is about people, one row each: refused under privacy `excluded`.
+    pub fn is_user_level(self) -> bool {
+        self == Table::Users
     }
 }
 

@@ -7,6 +7,7 @@ use super::rollup::Rollup;
 use super::rows::{Cell, MessageContext, index, message_row, table_rows};
 use super::{Answers, Query, Table, engine};
 use crate::ingest::directory::{DirectoryKind, DirectoryRecord};
+use crate::privacy::Policy;
 use crate::storage::{MessageCursor, Store, StoreError, Window};
 
 /// Ingest sequence numbers read per step when a rollup catches up (a batch holds at most
@@ -107,7 +108,8 @@ pub async fn directories(store: &dyn Store, workspace: &str) -> Result<Directori
     })
 }
 
-/// The rows of any table but `messages`.
+/// The rows of any table but `messages`, shaped by the workspace's privacy policy (the caller
+/// has admitted user-level tables with [`Policy::admit`]).
 ///
 /// # Errors
 /// When the store fails.
@@ -117,17 +119,14 @@ pub async fn rows(
     workspace: &str,
     query: &Query,
     table: Table,
+    policy: &Policy,
 ) -> Result<Vec<Vec<Cell>>, StoreError> {
     let parts = engine::Parts::for_table(table);
     let answers = engine.answers(store, workspace, query, parts).await?;
     let dirs = directories(store, workspace).await?;
-    Ok(table_rows(
-        table,
-        &answers,
-        &dirs.agents,
-        &dirs.members,
-        &query.tz,
-    ))
+    let mut rows = table_rows(table, &answers, &dirs.agents, &dirs.members, &query.tz);
+    policy.shape(table.user_columns(), &mut rows);
+    Ok(rows)
 }
 
 /// Rows of the `messages` table fetched a page at a time, so memory stays flat on any range.
@@ -139,6 +138,8 @@ pub struct MessagePages {
     pub done: bool,
     pub dirs: Directories,
     pub tz: jiff::tz::TimeZone,
+    /// How user ids and emails leave.
+    pub policy: Policy,
 }
 
 /// Rows fetched per page.
@@ -171,9 +172,11 @@ impl MessagePages {
             members: index(&self.dirs.members),
             tz: self.tz.clone(),
         };
-        Ok(page
+        let mut rows: Vec<Vec<Cell>> = page
             .into_iter()
             .map(|r| message_row(&r.message, r.tools, r.skills, &ctx))
-            .collect())
+            .collect();
+        self.policy.shape(Table::Messages.user_columns(), &mut rows);
+        Ok(rows)
     }
 }

@@ -44,6 +44,9 @@ pub enum ApiError {
     RouteNotFound(String),
     #[error("internal error")]
     Internal(#[from] StoreError),
+    /// The server secret is missing or unreadable: the operator's to fix, logged.
+    #[error("internal error")]
+    Secret(#[from] crate::secret::SecretError),
 }
 
 impl ApiError {
@@ -86,7 +89,9 @@ impl ApiError {
             ApiError::MethodNotAllowed { .. } => {
                 (StatusCode::METHOD_NOT_ALLOWED, "invalid_request_error")
             }
-            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "api_error"),
+            ApiError::Internal(_) | ApiError::Secret(_) => {
+                (StatusCode::INTERNAL_SERVER_ERROR, "api_error")
+            }
         }
     }
 }
@@ -98,6 +103,12 @@ impl From<Denied> for ApiError {
             Denied::OtherWorkspace => ApiError::NotFound("workspace not found".into()),
             Denied::Forbidden(m) => ApiError::PermissionDenied(m),
         }
+    }
+}
+
+impl From<crate::privacy::Refused> for ApiError {
+    fn from(r: crate::privacy::Refused) -> Self {
+        ApiError::PermissionDenied(r.to_string())
     }
 }
 
@@ -133,7 +144,11 @@ impl IntoResponse for ApiError {
         let (status, kind) = self.parts();
         let mut body = json!({"type": kind, "message": self.to_string()});
         match &self {
-            ApiError::Internal(cause) => {
+            ApiError::Internal(_) | ApiError::Secret(_) => {
+                let cause = match &self {
+                    ApiError::Internal(e) => e.to_string(),
+                    other => format!("{other:?}"),
+                };
                 tracing::error!(error = %cause, "request failed");
                 body["message"] =
                     json!("internal error: the server could not complete the request");

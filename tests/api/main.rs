@@ -7,5 +7,6 @@ mod console;
 mod crash;
 mod ingest;
 mod ops;
+mod privacy;
 mod storage;
 mod support;

@@ -13,6 +13,7 @@ use crate::analytics::service::{self, MessagePages};
 use crate::analytics::{Query as Range, Table};
 use crate::audit::own::{Actor, OwnAction, record_or_log};
 use crate::model::Role;
+use crate::privacy::Policy;
 use crate::web::AppState;
 use crate::web::auth::{Client, require_workspace};
 use crate::web::error::{ApiError, ApiResult};
@@ -33,6 +34,10 @@ pub async fn export(
         details: Vec::new(),
     })?;
     let params = parse(&pairs).map_err(ApiError::fields)?;
+    let policy = Policy::of(&ws, &state.config)?;
+    if params.table.is_user_level() {
+        policy.admit(&format!("the {} table", params.table.name()))?;
+    }
     let range = Range::new(params.tz.clone(), params.start, params.end);
     let action = OwnAction::new("analytics.exported", Actor::key(&caller))
         .target("workspace", &ws.id, Some(&ws.name))
@@ -51,7 +56,7 @@ pub async fn export(
         .from(origin);
     record_or_log(state.store.as_ref(), &state.config, &ws, action).await;
     if params.table == Table::Messages {
-        return messages(state, workspace, &params, &range).await;
+        return messages(state, workspace, &params, &range, policy).await;
     }
     let rows = service::rows(
         &state.analytics,
@@ -59,6 +64,7 @@ pub async fn export(
         &workspace,
         &range,
         params.table,
+        &policy,
     )
     .await?;
     let columns = params.table.columns();
@@ -98,6 +104,7 @@ async fn messages(
     workspace: String,
     params: &ExportParams,
     range: &Range,
+    policy: Policy,
 ) -> ApiResult<Response> {
     let (from, to) = range.grid().span();
     let dirs = service::directories(state.store.as_ref(), &workspace).await?;
@@ -109,6 +116,7 @@ async fn messages(
         done: false,
         dirs,
         tz: params.tz.clone(),
+        policy,
     };
     let format = params.format;
     let columns = Table::Messages.columns();

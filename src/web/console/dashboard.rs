@@ -73,7 +73,7 @@ pub async fn page(
     let admin = require_admin(&state, &headers, &ws).await?;
     let (days, notice) = parse_days(params.get("days").map(String::as_str));
     let range = last_days(&admin.workspace, days)?;
-    let data = load(&state, &ws, &range).await?;
+    let data = load(&state, &admin.workspace, &range).await?;
     let pick = |k: &str| params.get(k).filter(|s| !s.is_empty()).cloned();
     let (tool, skill) = (pick("tool"), pick("skill"));
     let dates: Vec<String> = data
@@ -89,7 +89,7 @@ pub async fn page(
         .map(|s| (s.name(), format!("{base}/{}.csv?days={days}", s.name())))
         .collect::<BTreeMap<_, _>>();
     let first = super::report::first_month(&state, &admin.workspace).await?;
-    let withheld = user_level_allowed(&admin.workspace)
+    let withheld = user_level_allowed(&state, &admin.workspace)
         .err()
         .map(|e| e.to_string());
     let page = DashboardPage {

@@ -73,6 +73,18 @@ pub enum ConsoleError {
     Failed(String),
 }
 
+impl From<crate::privacy::Refused> for ConsoleError {
+    fn from(r: crate::privacy::Refused) -> Self {
+        ConsoleError::Forbidden(r.to_string())
+    }
+}
+
+impl From<crate::secret::SecretError> for ConsoleError {
+    fn from(e: crate::secret::SecretError) -> Self {
+        ConsoleError::Failed(e.to_string())
+    }
+}
+
 #[derive(Template)]
 #[template(path = "console/error.html")]
 struct ErrorPage<'a> {

@@ -14,7 +14,7 @@ use zip::write::SimpleFileOptions;
 
 use super::audit_trail::{action, record};
 use super::login::ClientIp;
-use super::sections::{attachment, user_level_allowed, zone};
+use super::sections::{attachment, zone};
 use super::{ConsoleError, ConsoleResult, require_admin};
 use crate::analytics::engine::Parts;
 use crate::analytics::format::{csv, csv_record, csv_row};
@@ -22,6 +22,7 @@ use crate::analytics::rows::{Cell, table_rows};
 use crate::analytics::service::{MessagePages, directories};
 use crate::analytics::{Query as Range, Table};
 use crate::model::Workspace;
+use crate::privacy::Policy;
 use crate::web::AppState;
 use serde_json::json;
 
@@ -76,7 +77,7 @@ pub async fn download(
     headers: HeaderMap,
 ) -> ConsoleResult<Response> {
     let admin = require_admin(&state, &headers, &ws).await?;
-    user_level_allowed(&admin.workspace)?;
+    let policy = Policy::of(&admin.workspace, &state.config)?;
     let tz = zone(&admin.workspace)?;
     let first = first_month(&state, &admin.workspace).await?;
     let offered = months(first, &tz);
@@ -95,7 +96,7 @@ pub async fn download(
     let end = start.last_of_month();
     let include_inactive = params.get("includeInactive").is_some_and(|v| v == "true");
     let range = Range::new(tz, start, end);
-    let zip = build(&state, &ws, &range, include_inactive).await?;
+    let zip = build(&state, &ws, &range, include_inactive, policy).await?;
     let mut event = action("analytics.exported", &admin, &ip, &headers);
     event.metadata.insert("report_month".into(), json!(month));
     event
@@ -117,12 +118,14 @@ pub async fn download(
     Ok(attachment(zip, &name, "application/zip"))
 }
 
-/// The ZIP's bytes: `{table}.csv` for each of the eight tables.
+/// The ZIP's bytes: `{table}.csv` for each of the eight tables, shaped by the privacy policy;
+/// under `excluded` the user-level `users.csv` is left out and `PRIVACY.txt` says why.
 async fn build(
     state: &AppState,
     ws: &str,
     range: &Range,
     include_inactive: bool,
+    policy: Policy,
 ) -> ConsoleResult<Vec<u8>> {
     let store = state.store.as_ref();
     let answers = state
@@ -134,10 +137,20 @@ async fn build(
     let options = SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
     let failed = |e: &dyn std::fmt::Display| ConsoleError::Failed(format!("zip: {e}"));
     for table in Table::ALL.iter().filter(|t| **t != Table::Messages) {
+        if table.is_user_level()
+            && let Err(refused) = policy.admit(&format!("{}.csv", table.name()))
+        {
+            zip.start_file("PRIVACY.txt", options)
+                .map_err(|e| failed(&e))?;
+            zip.write_all(format!("{refused}\n").as_bytes())
+                .map_err(|e| failed(&e))?;
+            continue;
+        }
         let mut rows = table_rows(*table, &answers, &dirs.agents, &dirs.members, &range.tz);
         if !include_inactive {
             rows.retain(|r| active(*table, r));
         }
+        policy.shape(table.user_columns(), &mut rows);
         zip.start_file(format!("{}.csv", table.name()), options)
             .map_err(|e| failed(&e))?;
         zip.write_all(csv(table.columns(), &rows).as_bytes())
@@ -157,6 +170,7 @@ async fn build(
         done: false,
         dirs,
         tz: range.tz.clone(),
+        policy,
     };
     while !pages.done {
         let mut chunk = String::new();

@@ -16,6 +16,7 @@ use crate::analytics::rows::{Cell, table_rows};
 use crate::analytics::service::{Directories, directories};
 use crate::analytics::{Answers, Query as Range, Table};
 use crate::model::Workspace;
+use crate::privacy::{Policy, UserColumn, UserColumns};
 use crate::web::AppState;
 use serde_json::json;
 
@@ -87,6 +88,18 @@ impl Section {
         }
     }
 
+    /// The columns that identify people, for the privacy policy.
+    pub fn user_columns(self) -> UserColumns {
+        match self {
+            Section::TopUsers => &[
+                (0, UserColumn::Id),
+                (1, UserColumn::NameOf(0)),
+                (2, UserColumn::Email),
+            ],
+            _ => &[],
+        }
+    }
+
     /// The file a download is saved as.
     pub fn file_name(self, days: u32) -> String {
         format!("tally_{}_last_{days}_days.csv", self.name())
@@ -136,22 +149,25 @@ pub struct Data {
     pub answers: Answers,
     pub dirs: Directories,
     pub tz: jiff::tz::TimeZone,
+    /// How user-identifying cells leave.
+    pub policy: Policy,
 }
 
 /// Loads the numbers and directories for a range.
 ///
 /// # Errors
 /// When the store fails.
-pub async fn load(state: &AppState, ws: &str, range: &Range) -> ConsoleResult<Data> {
+pub async fn load(state: &AppState, ws: &Workspace, range: &Range) -> ConsoleResult<Data> {
     let answers = state
         .analytics
-        .answers(state.store.as_ref(), ws, range, Parts::ALL)
+        .answers(state.store.as_ref(), &ws.id, range, Parts::ALL)
         .await?;
-    let dirs = directories(state.store.as_ref(), ws).await?;
+    let dirs = directories(state.store.as_ref(), &ws.id).await?;
     Ok(Data {
         answers,
         dirs,
         tz: range.tz.clone(),
+        policy: Policy::of(ws, &state.config)?,
     })
 }
 
@@ -184,8 +200,15 @@ impl Data {
         )
     }
 
-    /// A section's rows; `only` keeps one tool or skill.
+    /// A section's rows, shaped by the workspace's privacy policy; `only` keeps one tool or
+    /// skill.
     pub fn rows(&self, section: Section, only: Option<&str>) -> Vec<Vec<Cell>> {
+        let mut rows = self.raw_rows(section, only);
+        self.policy.shape(section.user_columns(), &mut rows);
+        rows
+    }
+
+    fn raw_rows(&self, section: Section, only: Option<&str>) -> Vec<Vec<Cell>> {
         match section {
             Section::Overview => vec![vec![
                 Cell::Int(self.active_members()),
@@ -267,7 +290,7 @@ pub async fn download(
             ))
         })?;
     if section == Section::TopUsers {
-        user_level_allowed(&admin.workspace)?;
+        user_level_allowed(&state, &admin.workspace)?;
     }
     let (days, _) = parse_days(params.get("days").map(String::as_str));
     let only = match section {
@@ -277,7 +300,7 @@ pub async fn download(
     }
     .filter(|s| !s.is_empty());
     let range = last_days(&admin.workspace, days)?;
-    let data = load(&state, &ws, &range).await?;
+    let data = load(&state, &admin.workspace, &range).await?;
     let body = csv(
         section.columns(),
         &data.rows(section, only.map(String::as_str)),
@@ -304,20 +327,13 @@ pub async fn download(
     ))
 }
 
-/// User-level data (ids, names, emails) leaves the console only under privacy `full`: the keyed
-/// pseudonyms of `pseudonymized` are not computed here yet, so until they are, both other
-/// modes withhold it rather than show real identities.
+/// Whether the top users may leave under the workspace's privacy policy (not under
+/// `excluded`).
 ///
 /// # Errors
 /// `Forbidden`, naming the workspace's privacy setting.
-pub fn user_level_allowed(ws: &Workspace) -> ConsoleResult<()> {
-    if ws.privacy == crate::model::Privacy::Full {
-        return Ok(());
-    }
-    Err(ConsoleError::Forbidden(format!(
-        "This workspace's privacy setting is {}: user-level data (top users, the monthly report) is withheld. An admin can change it in Settings.",
-        ws.privacy
-    )))
+pub fn user_level_allowed(state: &AppState, ws: &Workspace) -> ConsoleResult<()> {
+    Ok(Policy::of(ws, &state.config)?.admit("top users")?)
 }
 
 /// The report form without JavaScript: `report?month=YYYY-MM[&includeInactive=true]` goes
