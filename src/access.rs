@@ -87,6 +87,24 @@ pub fn random_hex(n: usize) -> Result<String, getrandom::Error> {
     Ok(hex::encode(bytes))
 }
 
+/// `n` random characters from `[A-Za-z0-9]`, drawn without bias.
+///
+/// # Panics
+/// When the operating system's random source fails, which leaves nothing safe to do.
+pub fn random_alphanumeric(n: usize) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut out = String::with_capacity(n);
+    while out.len() < n {
+        let mut byte = [0u8; 1];
+        getrandom::fill(&mut byte).expect("the operating system's random source works");
+        // 248 = 4 * 62: larger bytes are redrawn so every character is equally likely.
+        if byte[0] < 248 {
+            out.push(ALPHABET[usize::from(byte[0]) % 62] as char);
+        }
+    }
+    out
+}
+
 /// Decides whether `key` may act on `workspace` with `need` at instant `now`.
 ///
 /// # Errors

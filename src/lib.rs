@@ -14,4 +14,5 @@ pub mod privacy;
 pub mod secret;
 pub mod storage;
 pub mod telemetry;
+pub mod usage;
 pub mod web;

@@ -42,7 +42,30 @@ pub fn csv_text(cell: &Cell) -> String {
         Cell::Emails(items) => protect(items.join("; ")),
         Cell::Groups(items) => protect(items.join(", ")),
         Cell::Names(items) => protect(items.join(",")),
+        Cell::Counts(pairs) => counts_text(pairs),
+        Cell::Ratio(num, den) => ratio(*num, *den),
     }
+}
+
+/// Counts as a JSON object's text, keys in the order given (most first).
+fn counts_text(pairs: &[(String, u64)]) -> String {
+    let mut out = String::from("{");
+    for (i, (key, n)) in pairs.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&Value::String(key.clone()).to_string());
+        out.push(':');
+        out.push_str(&n.to_string());
+    }
+    out.push('}');
+    out
+}
+
+/// A ratio with 4 decimals, rounded half away from zero, computed in integers.
+pub fn ratio(num: u64, den: u64) -> String {
+    let scaled = (u128::from(num) * 20_000 / u128::from(den.max(1))).div_ceil(2);
+    format!("{}.{:04}", scaled / 10_000, scaled % 10_000)
 }
 
 /// Appends one CSV record (with CRLF) to `out`.
@@ -92,6 +115,17 @@ pub fn json_value(cell: &Cell) -> Value {
         Cell::Emails(items) | Cell::Groups(items) | Cell::Names(items) => {
             Value::Array(items.iter().cloned().map(Value::String).collect())
         }
+        Cell::Counts(pairs) => Value::Object(
+            pairs
+                .iter()
+                .map(|(k, n)| (k.clone(), Value::from(*n)))
+                .collect(),
+        ),
+        Cell::Ratio(num, den) => ratio(*num, *den)
+            .parse::<f64>()
+            .ok()
+            .and_then(serde_json::Number::from_f64)
+            .map_or(Value::Null, Value::Number),
     }
 }
 
@@ -108,6 +142,24 @@ pub fn json_row(columns: &[&str], row: &[Cell]) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ratios_have_four_decimals_rounded_half_up() {
+        assert_eq!(ratio(1, 3), "0.3333");
+        assert_eq!(ratio(2, 3), "0.6667");
+        assert_eq!(ratio(10, 4), "2.5000");
+        assert_eq!(ratio(1, 20_000), "0.0001");
+        assert_eq!(ratio(1, 20_001), "0.0000");
+        assert_eq!(ratio(7, 7), "1.0000");
+    }
+
+    #[test]
+    fn counts_are_json_objects_in_both_formats() {
+        let cell = Cell::Counts(vec![("a1".into(), 3), ("=x".into(), 1)]);
+        assert_eq!(csv_text(&cell), r#"{"a1":3,"=x":1}"#);
+        assert_eq!(json_value(&cell), serde_json::json!({"a1": 3, "=x": 1}));
+        assert_eq!(json_value(&Cell::Ratio(1, 3)), serde_json::json!(0.3333));
+    }
 
     #[test]
     fn money_keeps_up_to_six_decimals() {

@@ -26,6 +26,11 @@ pub enum Cell {
     Groups(Vec<String>),
     /// Tool or skill names (CSV: joined with ",").
     Names(Vec<String>),
+    /// Counts by key (CSV: a JSON object as text; JSON: an object), in the order given.
+    Counts(Vec<(String, u64)>),
+    /// A ratio of two counts with 4 decimals; the denominator is never 0 (callers write
+    /// `Null` when the ratio is undefined).
+    Ratio(u64, u64),
 }
 
 /// Directory entries by id.
@@ -48,7 +53,8 @@ pub fn local_time(us: i64, tz: &TimeZone) -> String {
     zoned.strftime("%Y-%m-%d %H:%M:%S").to_string()
 }
 
-fn text(record: Option<&&DirectoryRecord>, wire: &str) -> Cell {
+/// A directory field as free text, or `Null`.
+pub fn text(record: Option<&&DirectoryRecord>, wire: &str) -> Cell {
     match record.and_then(|r| r.get(wire)) {
         Some(DirValue::Text(s)) => Cell::Text(s.clone()),
         _ => Cell::Null,
@@ -62,7 +68,8 @@ fn plain(record: Option<&&DirectoryRecord>, wire: &str) -> Cell {
     }
 }
 
-fn time(record: Option<&&DirectoryRecord>, wire: &str, tz: &TimeZone) -> Cell {
+/// A directory time as RFC 3339 in `tz`, or `Null`.
+pub fn time(record: Option<&&DirectoryRecord>, wire: &str, tz: &TimeZone) -> Cell {
     match record.and_then(|r| r.get(wire)) {
         Some(DirValue::Time(us)) => Cell::Plain(stamp(*us, tz)),
         _ => Cell::Null,

@@ -21,12 +21,22 @@ pub async fn require(
     workspace: &str,
     need: Need,
 ) -> ApiResult<ApiKey> {
+    let key = bearer_key(state, headers).await?;
+    authorized(state, key, workspace, need)
+}
+
+/// The stored key the request's Bearer secret stands for.
+async fn bearer_key(state: &AppState, headers: &HeaderMap) -> ApiResult<ApiKey> {
     let secret = bearer(headers)?;
-    let key = state
+    state
         .store
         .key_by_hash(&hash_secret(secret))
         .await?
-        .ok_or_else(|| ApiError::Unauthenticated("unknown API key".into()))?;
+        .ok_or_else(|| ApiError::Unauthenticated("unknown API key".into()))
+}
+
+/// Checks `key` may act on `workspace` with `need`, and notes its use.
+fn authorized(state: &AppState, key: ApiKey, workspace: &str, need: Need) -> ApiResult<ApiKey> {
     if !is_valid_workspace_id(workspace) {
         return Err(ApiError::NotFound("workspace not found".into()));
     }
@@ -48,6 +58,27 @@ pub async fn require(
         });
     }
     Ok(key)
+}
+
+/// Authenticates a key for a route whose workspace is the key's own (the usage export), then
+/// loads that workspace.
+///
+/// # Errors
+/// 401 without a valid key, 403 without the role or scope, 404 when the workspace is gone.
+pub async fn require_key_workspace(
+    state: &AppState,
+    headers: &HeaderMap,
+    need: Need,
+) -> ApiResult<(ApiKey, Workspace)> {
+    let key = bearer_key(state, headers).await?;
+    let workspace = key.workspace_id.clone();
+    let key = authorized(state, key, &workspace, need)?;
+    let ws = state
+        .store
+        .workspace(&workspace)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("workspace not found".into()))?;
+    Ok((key, ws))
 }
 
 /// Like [`require`], then loads the workspace.

@@ -36,6 +36,9 @@ pub enum ApiError {
     EndpointRemoved(String),
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// Over a rate limit: retry after this many seconds.
+    #[error("{message}")]
+    RateLimited { message: String, retry_after: u64 },
     #[error("{0}")]
     UnsupportedMediaType(String),
     #[error("{message}")]
@@ -70,7 +73,8 @@ impl ApiError {
         }
     }
 
-    fn parts(&self) -> (StatusCode, &'static str) {
+    /// The status and the stable error type.
+    pub fn parts(&self) -> (StatusCode, &'static str) {
         match self {
             ApiError::InvalidRequest { .. } => (StatusCode::BAD_REQUEST, "invalid_request_error"),
             ApiError::Unprocessable { .. } => {
@@ -83,6 +87,7 @@ impl ApiError {
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::EndpointRemoved(_) => (StatusCode::GONE, "endpoint_removed"),
             ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limit_error"),
             ApiError::UnsupportedMediaType(_) => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "invalid_request_error")
             }
@@ -142,17 +147,8 @@ fn distinct_indexes(details: &[FieldError]) -> usize {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, kind) = self.parts();
-        let mut body = json!({"type": kind, "message": self.to_string()});
+        let mut body = json!({"type": kind, "message": self.public_message()});
         match &self {
-            ApiError::Internal(_) | ApiError::Secret(_) => {
-                let cause = match &self {
-                    ApiError::Internal(e) => e.to_string(),
-                    other => format!("{other:?}"),
-                };
-                tracing::error!(error = %cause, "request failed");
-                body["message"] =
-                    json!("internal error: the server could not complete the request");
-            }
             ApiError::InvalidRequest { field, details, .. } => {
                 if let Some(field) = field {
                     body["field"] = json!(field);
@@ -165,13 +161,43 @@ impl IntoResponse for ApiError {
             _ => {}
         }
         let mut response = (status, axum::Json(json!({"error": body}))).into_response();
-        if matches!(self, ApiError::Unauthenticated(_)) {
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer realm=\"tally\""),
-            );
-        }
+        self.add_headers(&mut response);
         response
+    }
+}
+
+impl ApiError {
+    /// The message a caller may read: a 500 says nothing of its cause, which is logged.
+    pub fn public_message(&self) -> String {
+        match self {
+            ApiError::Internal(_) | ApiError::Secret(_) => {
+                let cause = match self {
+                    ApiError::Internal(e) => e.to_string(),
+                    other => format!("{other:?}"),
+                };
+                tracing::error!(error = %cause, "request failed");
+                "internal error: the server could not complete the request".into()
+            }
+            other => other.to_string(),
+        }
+    }
+
+    /// Headers an error answer carries besides its body.
+    pub fn add_headers(&self, response: &mut Response) {
+        match self {
+            ApiError::Unauthenticated(_) => {
+                response.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"tally\""),
+                );
+            }
+            ApiError::RateLimited { retry_after, .. } => {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
+            }
+            _ => {}
+        }
     }
 }
 

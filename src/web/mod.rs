@@ -10,6 +10,7 @@ pub mod error;
 mod metrics;
 pub mod openapi;
 mod ops;
+pub mod rate;
 
 pub use metrics::Metrics;
 
@@ -36,6 +37,8 @@ pub struct AppState {
     pub audit_views: Arc<std::sync::Mutex<std::collections::HashMap<String, i64>>>,
     /// Console sessions and the failed-login limit.
     pub console: Arc<console::ConsoleState>,
+    /// Usage export requests per key.
+    pub rates: Arc<rate::RateLimiter>,
 }
 
 impl AppState {
@@ -47,6 +50,7 @@ impl AppState {
             analytics: Arc::default(),
             audit_views: Arc::default(),
             console: Arc::default(),
+            rates: Arc::default(),
         }
     }
 }

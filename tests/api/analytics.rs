@@ -19,7 +19,7 @@ impl TestApp {
 }
 
 /// Fills the workspace with a small generated one; answers every event.
-async fn fill(ts: &TestStore) -> ActivityBatch {
+pub async fn fill(ts: &TestStore) -> ActivityBatch {
     let end = "2024-04-02T12:00:00Z".parse().unwrap();
     let generator = Generator::new(GenerateOptions::new(5, 40, 20, end, "Europe/Paris"));
     let now = i64::MAX / 4;

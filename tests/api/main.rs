@@ -10,3 +10,4 @@ mod ops;
 mod privacy;
 mod storage;
 mod support;
+mod usage;

@@ -47,6 +47,45 @@ async fn rows(app: &TestApp, table: &str) -> Vec<Value> {
     response.json().await.unwrap()
 }
 
+/// An agent owned by the admin, and a key that may export usage.
+async fn usage_setup(ts: &TestStore) -> String {
+    let agents = serde_json::json!([{"agentId": "a1", "name": "Helper", "settings": "published",
+        "authorEmails": [ADMIN]}]);
+    let records = tally::ingest::directory::validate_records(
+        tally::ingest::directory::DirectoryKind::Agents,
+        agents.as_array().unwrap(),
+        i64::MAX / 4,
+    )
+    .unwrap();
+    ts.store
+        .upsert_directory(WS, tally::ingest::directory::DirectoryKind::Agents, records)
+        .await
+        .unwrap();
+    key(
+        &ts.store,
+        WS,
+        tally::model::Role::User,
+        vec![tally::model::Scope::UsageExport],
+    )
+    .await
+}
+
+async fn usage(app: &TestApp, key: &str, data: &str) -> reqwest::Response {
+    let today = jiff::Timestamp::now()
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .date();
+    let start = today.checked_sub(jiff::Span::new().days(60)).unwrap();
+    let body = serde_json::json!({"from": {"date": start.to_string(), "timezone": "UTC"},
+        "to": {"date": today.to_string(), "timezone": "UTC"}});
+    app.client
+        .post(app.url(&format!("/api/v1/export/{data}/json")))
+        .bearer_auth(key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
 fn last_month() -> String {
     let today = jiff::Timestamp::now()
         .to_zoned(jiff::tz::TimeZone::UTC)
@@ -195,6 +234,14 @@ async fn full_shows_people_as_they_are() {
         let users = rows(&app, "users").await;
         let bob = users.iter().find(|r| r["userId"] == "u_bob").unwrap();
         assert_eq!(bob["userEmail"], USER);
+        let key = usage_setup(&ts).await;
+        let answer: Value = usage(&app, &key, "users").await.json().await.unwrap();
+        let rows = answer["data"].as_array().unwrap();
+        let bob = rows.iter().find(|r| r["user_id"] == "u_bob").unwrap();
+        assert_eq!(bob["email"], USER);
+        let answer: Value = usage(&app, &key, "assistants").await.json().await.unwrap();
+        assert_eq!(answer["data"][0]["assistant_owner_id"], "u_ada");
+        assert_eq!(answer["data"][0]["assistant_owner_email"], ADMIN);
         ts
     })
     .await;

@@ -159,7 +159,14 @@ pub async fn key(store: &SharedStore, ws: &str, role: Role, scopes: Vec<Scope>) 
 
 /// The configuration of a test server whose files live in `dir`.
 pub fn test_config(dir: &std::path::Path) -> Config {
+    test_config_with(dir, &[])
+}
+
+/// The configuration of a test server whose files live in `dir`, with `TALLY_*` variables.
+pub fn test_config_with(dir: &std::path::Path, vars: &[(&str, &str)]) -> Config {
     Layers::defaults()
+        .env(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+        .unwrap()
         .flags([
             ("listen", Some("127.0.0.1:0".to_string())),
             ("data_dir", Some(dir.display().to_string())),
@@ -180,6 +187,11 @@ pub struct TestApp {
 
 impl TestApp {
     pub async fn spawn(ts: &TestStore) -> TestApp {
+        TestApp::spawn_with(ts, test_config(ts._dir.path())).await
+    }
+
+    /// A server with its own configuration (limits, for instance).
+    pub async fn spawn_with(ts: &TestStore, config: Config) -> TestApp {
         let store = ts.store.clone();
         create_workspace(&store, WS, Plan::Enterprise).await;
         let admin = key(&store, WS, Role::Admin, vec![]).await;
@@ -188,10 +200,7 @@ impl TestApp {
         let ingest = key(&store, WS, Role::User, vec![Scope::Ingest]).await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(web::serve(
-            listener,
-            AppState::new(store, test_config(ts._dir.path())),
-        ));
+        tokio::spawn(web::serve(listener, AppState::new(store, config)));
         TestApp {
             base,
             client: reqwest::Client::new(),

@@ -5,6 +5,7 @@ mod analytics;
 mod audit;
 pub use admin::{key_json, settings_json};
 mod ingest;
+mod usage;
 
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -102,7 +103,52 @@ pub fn routes() -> Api<AppState> {
     for kind in DirectoryKind::ALL {
         api = directory_route(api, *kind);
     }
-    audit_routes(api)
+    usage_routes(audit_routes(api))
+}
+
+const USAGE_EXPORT: &str = "One row per entity for the range `from`..`to`, each a local wall time (`date`, ISO 8601; a trailing Z is ignored, another offset is refused) in its own IANA `timezone`; `to` is inclusive to its stated precision (a date alone covers its whole day). dataType users, assistants (alias agents), workflows, projects or models; columns as in the README, Langdock's names first. Members, agents, projects and workflows without activity are listed with zeros; models only when used. The workspace's privacy mode applies (users: 403 under excluded). 404 (No data found) when the range holds no activity of the kind the data type counts; 400 over the row limit (default 1,000,000); 429 with Retry-After over the per-key rate (default 500 a minute); requests from a browser origin (an Origin header) are refused with 403. Errors use the flat envelope {\"error\": title, \"message\", \"type\"}. Each export records usage.exported in an enterprise workspace's audit log.";
+
+fn usage_routes(api: Api<AppState>) -> Api<AppState> {
+    let bound = json!({"type": "object", "required": ["date", "timezone"], "additionalProperties": false,
+        "properties": {"date": {"type": "string", "description": "ISO 8601 local wall time, such as 2024-01-01T00:00:00.000Z (the Z is ignored) or 2024-01-31"},
+        "timezone": {"type": "string", "description": "IANA timezone such as UTC or Europe/Berlin"}}});
+    let body = json!({"type": "object", "required": ["from", "to"], "additionalProperties": false,
+        "properties": {"from": bound, "to": bound}});
+    let file = json!({"type": "object", "properties": {"success": {"type": "boolean"}, "data": {"type": "object",
+        "properties": {"filePath": {"type": "string"}, "downloadUrl": {"type": "string"}, "dataType": {"type": "string"},
+        "recordCount": {"type": "integer"}, "dateRange": {"type": "object", "properties": {"from": {"type": "string"}, "to": {"type": "string"}}}}}}});
+    const ERRORS: &[u16] = &[400, 401, 403, 404, 429];
+    api.route(Method::POST, "/api/v1/export/{dataType}", usage::export, RouteDoc {
+            summary: "Usage export to a file (Langdock-compatible)",
+            description: USAGE_EXPORT,
+            caller: Caller::Key("scope usage_export"),
+            query: &[],
+            body: Some((JSON, body.clone())),
+            ok: (200, "The file written, with a signed download link (expires after export_link_ttl_seconds, default 900)", file.clone()),
+            errors: ERRORS,
+        })
+        .route(Method::POST, "/api/v1/export/{dataType}/{format}", usage::export_as, RouteDoc {
+            summary: "Usage export as a file (csv) or inline rows (json)",
+            description: USAGE_EXPORT,
+            caller: Caller::Key("scope usage_export"),
+            query: &[],
+            body: Some((JSON, body)),
+            ok: (200, "csv: as POST /api/v1/export/{dataType}; json: {\"success\": true, \"data\": [rows], \"metadata\": {\"dataType\", \"recordCount\"}}", file),
+            errors: ERRORS,
+        })
+        .route(Method::GET, "/api/v1/export/file", usage::download, RouteDoc {
+            summary: "Download a usage export file",
+            description: "The signed link a usage export answered as downloadUrl: it serves that one file until it expires. A changed path, expiry or signature, or an expired link, answers 403; a file deleted after export_retention_hours (default 24) answers 404.",
+            caller: Caller::Anyone,
+            query: &[
+                ("path", "the file's path, as in filePath", true),
+                ("expires", "unix seconds after which the link stops working", true),
+                ("signature", "hex HMAC-SHA256 of path and expiry", true),
+            ],
+            body: None,
+            ok: (200, "The CSV file", json!({"type": "string"})),
+            errors: &[403, 404],
+        })
 }
 
 fn audit_routes(api: Api<AppState>) -> Api<AppState> {

@@ -242,6 +242,7 @@ fn shown(cell: &Cell) -> String {
         Cell::Emails(v) => v.join("; "),
         Cell::Groups(v) => v.join(", "),
         Cell::Names(v) => v.join(","),
+        Cell::Counts(_) | Cell::Ratio(..) => crate::analytics::format::csv_text(cell),
     }
 }
 
