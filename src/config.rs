@@ -110,6 +110,42 @@ pub const KEYS: &[(&str, &str, bool, &str)] = &[
         false,
         "directory of usage export files; default <data_dir>/exports; share one between replicas",
     ),
+    (
+        "export_s3_bucket",
+        "",
+        false,
+        "write usage export files to this S3 bucket instead of export_dir, with presigned links",
+    ),
+    (
+        "export_s3_prefix",
+        "",
+        false,
+        "key prefix of export files in the bucket",
+    ),
+    (
+        "export_s3_region",
+        "us-east-1",
+        false,
+        "the bucket's region",
+    ),
+    (
+        "export_s3_endpoint",
+        "",
+        false,
+        "URL of an S3-compatible server instead of AWS",
+    ),
+    (
+        "export_s3_access_key_id",
+        "",
+        false,
+        "access key id for the export bucket",
+    ),
+    (
+        "export_s3_secret_access_key",
+        "",
+        true,
+        "secret access key for the export bucket",
+    ),
 ];
 
 /// The resolved configuration.
@@ -129,6 +165,12 @@ pub struct Config {
     pub audit_signing_key_file: Option<PathBuf>,
     pub secret_key: Option<Secret>,
     pub export_dir: Option<PathBuf>,
+    pub export_s3_bucket: Option<String>,
+    pub export_s3_prefix: Option<String>,
+    pub export_s3_region: String,
+    pub export_s3_endpoint: Option<String>,
+    pub export_s3_access_key_id: Option<String>,
+    pub export_s3_secret_access_key: Option<Secret>,
 }
 
 /// How log lines are written.
@@ -261,6 +303,15 @@ impl Layers {
             audit_signing_key_file: self.text("audit_signing_key_file").map(PathBuf::from),
             secret_key: self.text("secret_key").map(Secret::new),
             export_dir: self.text("export_dir").map(PathBuf::from),
+            export_s3_bucket: self.text("export_s3_bucket").map(str::to_string),
+            export_s3_prefix: self.text("export_s3_prefix").map(str::to_string),
+            export_s3_region: self
+                .text("export_s3_region")
+                .unwrap_or("us-east-1")
+                .to_string(),
+            export_s3_endpoint: self.text("export_s3_endpoint").map(str::to_string),
+            export_s3_access_key_id: self.text("export_s3_access_key_id").map(str::to_string),
+            export_s3_secret_access_key: self.text("export_s3_secret_access_key").map(Secret::new),
         })
     }
 

@@ -79,13 +79,13 @@ pub async fn serve_with(store: SharedStore, config: Config) -> anyhow::Result<()
     // The checkpoint signing key exists from the first start, not the first audit event.
     crate::audit::signing::seed(&config)?;
     // So is the server secret that signs download links and keys pseudonyms.
-    let files = crate::usage::files::ExportFiles::from_config(&config)?;
+    let exports = crate::usage::store::Exports::from_config(&config)?;
     let signer = tokio::spawn(crate::audit::log::sign_periodically(
         store.clone(),
         config.clone(),
     ));
     let retention = std::time::Duration::from_secs(config.export_retention_hours * 3600);
-    let sweeper = tokio::spawn(sweep_exports(files, retention));
+    let sweeper = tokio::spawn(sweep_exports(exports, retention));
     tracing::info!(%addr, store = store.backend(), "listening");
     let served = web::serve(listener, AppState::new(store, config)).await;
     signer.abort();
@@ -95,15 +95,13 @@ pub async fn serve_with(store: SharedStore, config: Config) -> anyhow::Result<()
 }
 
 /// Deletes usage export files past their retention, every ten minutes.
-async fn sweep_exports(files: crate::usage::files::ExportFiles, retention: std::time::Duration) {
+async fn sweep_exports(exports: crate::usage::store::Exports, retention: std::time::Duration) {
     let mut every = tokio::time::interval(std::time::Duration::from_secs(600));
     loop {
         every.tick().await;
-        let files = files.clone();
-        match tokio::task::spawn_blocking(move || files.sweep(retention)).await {
-            Ok(0) => {}
-            Ok(deleted) => tracing::info!(deleted, "expired usage export files deleted"),
-            Err(e) => tracing::warn!(error = %e, "the export sweep failed; it runs again"),
+        let deleted = exports.sweep(retention).await;
+        if deleted > 0 {
+            tracing::info!(deleted, "expired usage export files deleted");
         }
     }
 }

@@ -17,6 +17,7 @@ pub mod files;
 pub mod range;
 pub mod rows;
 pub mod service;
+pub mod store;
 
 use crate::privacy::{UserColumn, UserColumns};
 

@@ -50,6 +50,9 @@ pub enum ApiError {
     /// The server secret is missing or unreadable: the operator's to fix, logged.
     #[error("internal error")]
     Secret(#[from] crate::secret::SecretError),
+    /// The export store failed: logged.
+    #[error("internal error")]
+    Exports(#[from] crate::usage::store::ExportsError),
 }
 
 impl ApiError {
@@ -94,7 +97,7 @@ impl ApiError {
             ApiError::MethodNotAllowed { .. } => {
                 (StatusCode::METHOD_NOT_ALLOWED, "invalid_request_error")
             }
-            ApiError::Internal(_) | ApiError::Secret(_) => {
+            ApiError::Internal(_) | ApiError::Secret(_) | ApiError::Exports(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "api_error")
             }
         }
@@ -170,9 +173,11 @@ impl ApiError {
     /// The message a caller may read: a 500 says nothing of its cause, which is logged.
     pub fn public_message(&self) -> String {
         match self {
-            ApiError::Internal(_) | ApiError::Secret(_) => {
+            ApiError::Internal(_) | ApiError::Secret(_) | ApiError::Exports(_) => {
                 let cause = match self {
                     ApiError::Internal(e) => e.to_string(),
+                    ApiError::Secret(e) => e.to_string(),
+                    ApiError::Exports(e) => e.to_string(),
                     other => format!("{other:?}"),
                 };
                 tracing::error!(error = %cause, "request failed");

@@ -5,6 +5,7 @@ mod analytics;
 mod audit;
 mod console;
 mod crash;
+mod emulators;
 mod ingest;
 mod ops;
 mod privacy;

@@ -440,3 +440,63 @@ async fn each_export_is_recorded_in_the_audit_log() {
 async fn tally_reader(ts: &TestStore) -> String {
     key(&ts.store, WS, Role::User, vec![Scope::AuditRead]).await
 }
+
+#[tokio::test]
+async fn exports_go_to_an_s3_bucket_with_presigned_links() {
+    let Some(moto) = crate::emulators::moto().await else {
+        return;
+    };
+    crate::emulators::create_bucket(&moto.endpoint, "exports").await;
+    let endpoint = moto.endpoint.clone();
+    each_store(|ts| {
+        let endpoint = endpoint.clone();
+        async move {
+            let config = test_config_with(
+                ts._dir.path(),
+                &[
+                    ("TALLY_EXPORT_S3_BUCKET", "exports"),
+                    ("TALLY_EXPORT_S3_PREFIX", "tally"),
+                    ("TALLY_EXPORT_S3_ENDPOINT", &endpoint),
+                    ("TALLY_EXPORT_S3_ACCESS_KEY_ID", "testing"),
+                    ("TALLY_EXPORT_S3_SECRET_ACCESS_KEY", "testing"),
+                    ("TALLY_EXPORT_LINK_TTL_SECONDS", "120"),
+                ],
+            );
+            let app = TestApp::spawn_with(&ts, config).await;
+            fill(&ts).await;
+            let key = usage_key(&ts).await;
+            let answer: Value = post(&app, &key, "models/csv", &march())
+                .await
+                .json()
+                .await
+                .unwrap();
+            let data = &answer["data"];
+            let file = data["filePath"].as_str().unwrap();
+            assert!(file.starts_with("models-usage/acme/models-usage-2024-03-20-2024-04-01-"));
+            let url = data["downloadUrl"].as_str().unwrap();
+            assert!(
+                url.starts_with(&format!("{endpoint}/exports/tally/{file}?")),
+                "{url}"
+            );
+            assert!(
+                url.contains("X-Amz-Expires=120") && url.contains("X-Amz-Signature="),
+                "{url}"
+            );
+            let csv = reqwest::get(url).await.unwrap();
+            assert_eq!(csv.status(), 200);
+            let text = csv.text().await.unwrap();
+            assert!(text.starts_with("period_start,period_end,org_id,name,provider,requests,"));
+            assert_eq!(
+                text.lines().count() as u64,
+                data["recordCount"].as_u64().unwrap() + 1
+            );
+            assert!(
+                !ts._dir.path().join("exports").exists(),
+                "nothing in the local directory"
+            );
+            ts
+        }
+    })
+    .await;
+    drop(moto);
+}

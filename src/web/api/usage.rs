@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::access::Need;
-use crate::analytics::format::{csv_record, csv_row, json_row};
+use crate::analytics::format::json_row;
 use crate::analytics::rows::Cell;
 use crate::audit::own::{Actor, OwnAction, record_or_log};
 use crate::model::{Scope, Workspace};
@@ -19,6 +19,7 @@ use crate::privacy::Policy;
 use crate::storage::ApiKey;
 use crate::usage::files::{ExportFiles, LinkError};
 use crate::usage::range::{UsageRange, parse};
+use crate::usage::store::Exports;
 use crate::usage::{DataType, service};
 use crate::web::AppState;
 use crate::web::auth::{Client, require_key_workspace};
@@ -229,7 +230,7 @@ impl Done<'_> {
     }
 
     async fn file(self, rows: Vec<Vec<Cell>>) -> Result<Response, UsageError> {
-        let files = ExportFiles::from_config(&self.state.config)?;
+        let exports = Exports::from_config(&self.state.config).map_err(ApiError::from)?;
         let name = self.data.name();
         let random = crate::access::random_alphanumeric(8);
         let path = format!(
@@ -237,25 +238,15 @@ impl Done<'_> {
             self.ws.id, self.range.from_date, self.range.to_date
         );
         let count = rows.len();
-        let columns = self.data.columns();
-        let (writer_files, writer_path) = (files.clone(), path.clone());
-        tokio::task::spawn_blocking(move || write_csv(&writer_files, &writer_path, columns, &rows))
+        exports
+            .write(&path, self.data.columns(), rows)
             .await
-            .map_err(|e| std::io::Error::other(e.to_string()))
-            .and_then(|r| r)
-            .map_err(|e| {
-                tracing::error!(error = %e, "could not write a usage export file");
-                ApiError::Internal(crate::storage::StoreError::Open(
-                    "the export store could not be written".into(),
-                ))
-            })?;
-        let expires =
-            jiff::Timestamp::now().as_second() + self.state.config.export_link_ttl_seconds as i64;
-        let url = format!(
-            "{}/api/v1/export/file?{}",
-            self.base,
-            files.link_query(&path, expires)
-        );
+            .map_err(ApiError::from)?;
+        let ttl = std::time::Duration::from_secs(self.state.config.export_link_ttl_seconds);
+        let url = exports
+            .link(&self.base, &path, ttl)
+            .await
+            .map_err(ApiError::from)?;
         self.record(count, &path).await;
         Ok(axum::Json(json!({
             "success": true,
@@ -287,26 +278,6 @@ impl Done<'_> {
         )
         .await;
     }
-}
-
-fn write_csv(
-    files: &ExportFiles,
-    path: &str,
-    columns: &[&str],
-    rows: &[Vec<Cell>],
-) -> std::io::Result<()> {
-    let mut writer = files.create(path)?;
-    let mut chunk = String::with_capacity(1 << 16);
-    csv_record(&mut chunk, columns.iter().copied());
-    for row in rows {
-        csv_row(&mut chunk, row);
-        if chunk.len() >= 1 << 16 {
-            writer.write(chunk.as_bytes())?;
-            chunk.clear();
-        }
-    }
-    writer.write(chunk.as_bytes())?;
-    writer.commit()
 }
 
 /// The query of a download link.
