@@ -9,19 +9,19 @@ use tally::ingest::directory::{DirectoryKind, validate_records};
 use tally::model::{Privacy, Role, Scope};
 use tally::storage::WorkspacePatch;
 
-const ADMIN: &str = "ada@acme.io";
-const USER: &str = "bob@acme.io";
-const PASSWORD: &str = "correct horse battery";
+pub const ADMIN: &str = "ada@acme.io";
+pub const USER: &str = "bob@acme.io";
+pub const PASSWORD: &str = "correct horse battery";
 
 /// A browser: one cookie jar (the session cookie), no redirects followed.
-struct Browser {
+pub struct Browser {
     base: String,
     client: reqwest::Client,
     cookie: Option<String>,
 }
 
 impl Browser {
-    fn new(app: &TestApp) -> Browser {
+    pub fn new(app: &TestApp) -> Browser {
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -33,7 +33,7 @@ impl Browser {
         }
     }
 
-    fn keep(&mut self, response: &reqwest::Response) {
+    pub fn keep(&mut self, response: &reqwest::Response) {
         if let Some(v) = response.headers().get("set-cookie") {
             let v = v.to_str().unwrap();
             let pair = v.split(';').next().unwrap().to_string();
@@ -42,7 +42,7 @@ impl Browser {
         }
     }
 
-    async fn get(&mut self, path: &str) -> reqwest::Response {
+    pub async fn get(&mut self, path: &str) -> reqwest::Response {
         let mut request = self.client.get(format!("{}{path}", self.base));
         if let Some(c) = &self.cookie {
             request = request.header("cookie", c);
@@ -52,7 +52,7 @@ impl Browser {
         response
     }
 
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+    pub async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
         let mut request = self.client.post(format!("{}{path}", self.base)).form(form);
         if let Some(c) = &self.cookie {
             request = request.header("cookie", c);
@@ -63,13 +63,13 @@ impl Browser {
     }
 
     /// The CSRF token of the page at `path`.
-    async fn csrf(&mut self, path: &str) -> String {
+    pub async fn csrf(&mut self, path: &str) -> String {
         let html = self.get(path).await.text().await.unwrap();
         let at = html.find("name=\"csrf\" value=\"").expect("a CSRF field") + 19;
         html[at..at + 64].to_string()
     }
 
-    async fn login(&mut self, email: &str, password: &str) -> reqwest::Response {
+    pub async fn login(&mut self, email: &str, password: &str) -> reqwest::Response {
         let csrf = self.csrf("/login").await;
         self.post(
             "/login",
@@ -80,7 +80,7 @@ impl Browser {
 }
 
 /// Members (an admin and a user, both with passwords) and activity: today, 20 and 40 days ago.
-async fn seed(ts: &TestStore, app: &TestApp) {
+pub async fn seed(ts: &TestStore, app: &TestApp) {
     let members = json!([
         {"userId": "u_ada", "email": ADMIN, "name": "Ada", "role": "admin", "status": "active", "joinedAt": "2026-01-02T09:00:00Z"},
         {"userId": "u_bob", "email": USER, "name": "=Bob", "role": "user", "status": "active", "joinedAt": "2026-01-02T09:00:00Z"},
