@@ -4,11 +4,13 @@
 //! (entries in leaf order against their stored hashes and tree nodes, then every stored node
 //! and checkpoint against the recomputed tree). Each failure names the first bad entry.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use super::canonical::canonical_bytes;
 use super::merkle::{
@@ -270,6 +272,60 @@ fn parse_entries(lines: &[&str]) -> Vec<Result<ExportEntry, Problem>> {
 }
 
 fn export_entry(line: &str, n: usize) -> Result<ExportEntry, Problem> {
+    match canonical_entry(line) {
+        Some(entry) => Ok(entry),
+        None => parsed_entry(line, n),
+    }
+}
+
+/// An export line as written, its event left as text.
+#[derive(serde::Deserialize)]
+struct LineParts<'a> {
+    #[serde(rename = "leafIndex")]
+    leaf_index: u64,
+    #[serde(rename = "leafHash", borrow)]
+    leaf_hash: Cow<'a, str>,
+    #[serde(borrow)]
+    event: &'a RawValue,
+    #[serde(rename = "inclusionProof", borrow, default)]
+    inclusion_proof: Option<Vec<Cow<'a, str>>>,
+}
+
+#[derive(serde::Deserialize)]
+struct EventId<'a> {
+    #[serde(borrow)]
+    id: Option<Cow<'a, str>>,
+}
+
+/// The common case, read without building the event: the export writes each event as its
+/// canonical bytes, so when the event's text itself hashes to the stated leaf hash, it is the
+/// canonical form the leaf committed to (SHA-256 being collision resistant, as the whole tree
+/// assumes), and canonicalizing it again would give the same bytes. Anything else (another
+/// serialization of the event, a bad field, an altered event) is `None`, for [`parsed_entry`]
+/// to check in full and name.
+fn canonical_entry(line: &str) -> Option<ExportEntry> {
+    let parts: LineParts = serde_json::from_str(line).ok()?;
+    let stated = decode_hash(&parts.leaf_hash)?;
+    let event = parts.event.get();
+    let hash = leaf_hash(event.as_bytes());
+    if hash != stated {
+        return None;
+    }
+    let proof = match &parts.inclusion_proof {
+        None => None,
+        Some(items) => Some(
+            items
+                .iter()
+                .map(|h| decode_hash(h))
+                .collect::<Option<Vec<Hash>>>()?,
+        ),
+    };
+    let id = serde_json::from_str::<EventId>(event).ok()?.id;
+    Some((parts.leaf_index, id.map(Cow::into_owned), hash, proof))
+}
+
+/// A line read in full: the event parsed and canonicalized, every problem named.
+fn parsed_entry(line: &str, n: usize) -> Result<ExportEntry, Problem> {
     let json: Value = serde_json::from_str(line)
         .map_err(|e| Problem::general(format!("line {} is not JSON: {e}", n + 2)))?;
     let index = json["leafIndex"]
@@ -557,6 +613,41 @@ mod tests {
         let other = Signer::generate("example.com/w/acme").unwrap();
         let text = export(&events(3), &signer, false);
         assert!(verify_export(&text, &[other.verifier()], None).is_err());
+    }
+
+    #[test]
+    fn an_event_written_in_another_key_order_is_canonicalized_and_verifies() {
+        let signer = Signer::generate("example.com/w/acme").unwrap();
+        let keys = [signer.verifier()];
+        for filtered in [false, true] {
+            let text = export(&events(5), &signer, filtered);
+            let reordered = text.replace(
+                "{\"action\":\"a.b\",\"id\":\"e2\",\"metadata\":{\"n\":2}}",
+                "{ \"metadata\": {\"n\": 2}, \"id\": \"e2\", \"action\": \"a.b\" }",
+            );
+            assert_ne!(reordered, text);
+            let summary = verify_export(&reordered, &keys, None).unwrap();
+            assert_eq!(summary.entries, if filtered { 3 } else { 5 });
+            let altered = reordered.replace("\"n\": 2", "\"n\": 3");
+            let problem = verify_export(&altered, &keys, None).unwrap_err();
+            assert_eq!(problem.leaf_index, Some(2), "{problem}");
+            assert_eq!(problem.event_id.as_deref(), Some("e2"));
+        }
+    }
+
+    #[test]
+    fn a_line_read_as_text_agrees_with_the_line_read_in_full() {
+        let signer = Signer::generate("example.com/w/acme").unwrap();
+        for filtered in [false, true] {
+            let text = export(&events(9), &signer, filtered);
+            for (n, line) in text.lines().skip(1).enumerate() {
+                let fast = canonical_entry(line).expect("the export's own lines are canonical");
+                assert_eq!(Ok(fast), parsed_entry(line, n));
+            }
+        }
+        let line = "{\"leafIndex\":-1,\"leafHash\":\"x\",\"event\":{}}";
+        assert_eq!(canonical_entry(line), None);
+        assert!(parsed_entry(line, 0).is_err());
     }
 
     #[test]
