@@ -103,18 +103,15 @@ pub fn verify_export(
     let whole_log = !filtered;
     let mut entries = 0;
     let lines: Vec<&str> = lines.collect();
-    for parsed in parse_entries(&lines) {
-        let (index, event_id, hash, proof) = parsed?;
-        let id = event_id.as_deref();
+    for (i, parsed) in parse_entries(&lines).into_iter().enumerate() {
+        let (index, hash, proof) = parsed?;
+        // The event id is read again only to name a problem.
+        let at = |reason: String| Problem::at(index, event_id(lines[i]).as_deref(), reason);
         if index >= checkpoint.tree_size {
-            return Err(Problem::at(
-                index,
-                id,
-                format!(
-                    "is beyond the checkpoint's tree size {}",
-                    checkpoint.tree_size
-                ),
-            ));
+            return Err(at(format!(
+                "is beyond the checkpoint's tree size {}",
+                checkpoint.tree_size
+            )));
         }
         match proof {
             Some(proof) => verify_inclusion(
@@ -124,12 +121,10 @@ pub fn verify_export(
                 &proof,
                 &checkpoint.root_hash,
             )
-            .map_err(|e| Problem::at(index, id, format!("inclusion proof fails: {e}")))?,
+            .map_err(|e| at(format!("inclusion proof fails: {e}")))?,
             None if !whole_log => {
-                return Err(Problem::at(
-                    index,
-                    id,
-                    "a line of a filtered export lacks its inclusionProof",
+                return Err(at(
+                    "a line of a filtered export lacks its inclusionProof".into()
                 ));
             }
             None => {}
@@ -141,7 +136,7 @@ pub fn verify_export(
                     None,
                     format!(
                         "is missing or out of order: the next line holds leaf {index}{}",
-                        event_id
+                        event_id(lines[i])
                             .map(|e| format!(" (event {e})"))
                             .unwrap_or_default()
                     ),
@@ -241,7 +236,8 @@ fn export_checkpoint(line: &str, verifiers: &[Verifier]) -> Result<Checkpoint, P
     Ok(checkpoint)
 }
 
-type ExportEntry = (u64, Option<String>, Hash, Option<Vec<Hash>>);
+/// A line's leaf index, leaf hash and inclusion proof.
+type ExportEntry = (u64, Hash, Option<Vec<Hash>>);
 
 /// Parses and hashes the entry lines on every core, keeping their order (so the first problem
 /// reported is the first in the file).
@@ -292,9 +288,21 @@ struct LineParts<'a> {
 }
 
 #[derive(serde::Deserialize)]
+struct LineEvent<'a> {
+    #[serde(borrow)]
+    event: EventId<'a>,
+}
+
+#[derive(serde::Deserialize)]
 struct EventId<'a> {
     #[serde(borrow)]
-    id: Option<Cow<'a, str>>,
+    id: Cow<'a, str>,
+}
+
+/// The id of a line's event, when it has one.
+fn event_id(line: &str) -> Option<String> {
+    let parsed: LineEvent = serde_json::from_str(line).ok()?;
+    Some(parsed.event.id.into_owned())
 }
 
 /// The common case, read without building the event: the export writes each event as its
@@ -320,8 +328,7 @@ fn canonical_entry(line: &str) -> Option<ExportEntry> {
                 .collect::<Option<Vec<Hash>>>()?,
         ),
     };
-    let id = serde_json::from_str::<EventId>(event).ok()?.id;
-    Some((parts.leaf_index, id.map(Cow::into_owned), hash, proof))
+    Some((parts.leaf_index, hash, proof))
 }
 
 /// A line read in full: the event parsed and canonicalized, every problem named.
@@ -359,7 +366,7 @@ fn parsed_entry(line: &str, n: usize) -> Result<ExportEntry, Problem> {
         ),
         _ => return Err(Problem::at(index, id, "inclusionProof must be an array")),
     };
-    Ok((index, event_id, hash, proof))
+    Ok((index, hash, proof))
 }
 
 fn decode_hash(b64: &str) -> Option<Hash> {
@@ -636,6 +643,23 @@ mod tests {
     }
 
     #[test]
+    fn a_line_whose_inclusion_proof_fails_is_named_with_its_event() {
+        let signer = Signer::generate("example.com/w/acme").unwrap();
+        let text = export(&events(9), &signer, true);
+        let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+        let mut line: Value = serde_json::from_str(&lines[3]).unwrap();
+        line["inclusionProof"][0] = json!(BASE64.encode([7u8; 32]));
+        lines[3] = line.to_string();
+        let problem = verify_export(&lines.join("\n"), &[signer.verifier()], None).unwrap_err();
+        assert_eq!(problem.leaf_index, Some(4), "{problem}");
+        assert_eq!(problem.event_id.as_deref(), Some("e4"));
+        assert!(
+            problem.reason.starts_with("inclusion proof fails"),
+            "{problem}"
+        );
+    }
+
+    #[test]
     fn a_line_read_as_text_agrees_with_the_line_read_in_full() {
         let signer = Signer::generate("example.com/w/acme").unwrap();
         for filtered in [false, true] {
@@ -657,6 +681,7 @@ mod tests {
         let dropped: Vec<&str> = text.lines().filter(|l| !l.contains("\"e2\"")).collect();
         let problem = verify_export(&dropped.join("\n"), &[signer.verifier()], None).unwrap_err();
         assert_eq!(problem.leaf_index, Some(2), "{problem}");
+        assert!(problem.reason.contains("leaf 3 (event e3)"), "{problem}");
     }
 
     #[test]
