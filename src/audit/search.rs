@@ -1,6 +1,7 @@
 //! Search and export parameters: the query string of `GET …/audit/events` and
-//! `…/audit/export` read into an [`AuditFilter`], every problem named by its parameter, and the
-//! opaque cursor that pages through the newest-first order.
+//! `…/audit/export` (and of the console's viewer, which also takes local dates and times) read
+//! into an [`AuditFilter`], every problem named by its parameter, and the opaque cursor that
+//! pages through the newest-first order.
 
 use std::collections::BTreeMap;
 
@@ -26,13 +27,63 @@ pub struct SearchParams {
     pub limit: usize,
 }
 
-/// Reads the filter parameters; `extra` names the other parameters the route takes.
+/// How `from` and `to` are written.
+#[derive(Debug, Clone, Copy)]
+pub enum TimeInput<'a> {
+    /// RFC 3339 with an offset only (the API).
+    Rfc3339,
+    /// Also a local date (`YYYY-MM-DD`, its first instant) or a local date and time
+    /// (`YYYY-MM-DDTHH:MM[:SS]`, as a datetime-local input sends it) in this zone (the console).
+    /// A local time the zone repeats is its earlier instant; one it skips, the instant after the gap.
+    LocalIn(&'a jiff::tz::TimeZone),
+}
+
+impl TimeInput<'_> {
+    /// The instant `text` names, in microseconds.
+    pub fn instant(self, text: &str) -> Option<i64> {
+        if let Ok(t) = text.parse::<jiff::Timestamp>() {
+            return Some(t.as_microsecond());
+        }
+        let TimeInput::LocalIn(zone) = self else {
+            return None;
+        };
+        let local = text.parse::<jiff::civil::DateTime>().ok()?;
+        let zoned = local.to_zoned(zone.clone()).ok()?;
+        Some(zoned.timestamp().as_microsecond())
+    }
+
+    fn expected(self) -> String {
+        const RFC3339: &str = "an RFC 3339 time with an offset, such as 2026-03-01T09:30:00Z";
+        match self {
+            TimeInput::Rfc3339 => format!("must be {RFC3339}"),
+            TimeInput::LocalIn(zone) => format!(
+                "must be a date (YYYY-MM-DD) or a date and time (YYYY-MM-DDTHH:MM) in {}, or {RFC3339}",
+                zone.iana_name().unwrap_or("the workspace's timezone")
+            ),
+        }
+    }
+}
+
+/// Reads the filter parameters, times in RFC 3339; `extra` names the other parameters the route
+/// takes.
 ///
 /// # Errors
 /// Every bad or unknown parameter, each named.
 pub fn parse_filter(
     query: &BTreeMap<String, String>,
     extra: &[&str],
+) -> Result<AuditFilter, Vec<FieldError>> {
+    parse_filter_in(query, extra, TimeInput::Rfc3339)
+}
+
+/// Like [`parse_filter`], with `from` and `to` written as `times` says.
+///
+/// # Errors
+/// Every bad or unknown parameter, each named.
+pub fn parse_filter_in(
+    query: &BTreeMap<String, String>,
+    extra: &[&str],
+    times: TimeInput<'_>,
 ) -> Result<AuditFilter, Vec<FieldError>> {
     let mut errors = Vec::new();
     let mut error = |field: &str, reason: String| {
@@ -55,16 +106,11 @@ pub fn parse_filter(
     let text = |name: &str| query.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
     let mut instant = |name: &str| {
         let value = text(name)?;
-        match value.parse::<jiff::Timestamp>() {
-            Ok(t) => Some(t.as_microsecond()),
-            Err(_) => {
-                error(
-                    name,
-                    "must be an RFC 3339 time with an offset, such as 2026-03-01T09:30:00Z".into(),
-                );
-                None
-            }
+        let instant = times.instant(value);
+        if instant.is_none() {
+            error(name, times.expected());
         }
+        instant
     };
     let from = instant("from");
     let to = instant("to");
@@ -96,12 +142,23 @@ pub fn parse_filter(
     }
 }
 
-/// Reads a search request: the filter, `cursor` and `limit`.
+/// Reads a search request: the filter (times in RFC 3339), `cursor` and `limit`.
 ///
 /// # Errors
 /// Every bad or unknown parameter, each named.
 pub fn parse_search(query: &BTreeMap<String, String>) -> Result<SearchParams, Vec<FieldError>> {
-    let filter = parse_filter(query, &["cursor", "limit"]);
+    parse_search_in(query, TimeInput::Rfc3339)
+}
+
+/// Like [`parse_search`], with `from` and `to` written as `times` says.
+///
+/// # Errors
+/// Every bad or unknown parameter, each named.
+pub fn parse_search_in(
+    query: &BTreeMap<String, String>,
+    times: TimeInput<'_>,
+) -> Result<SearchParams, Vec<FieldError>> {
+    let filter = parse_filter_in(query, &["cursor", "limit"], times);
     let mut errors = filter.as_ref().err().cloned().unwrap_or_default();
     let limit = match query.get("limit").map(|l| l.parse::<usize>()) {
         None => DEFAULT_LIMIT,
@@ -192,5 +249,41 @@ mod tests {
         let mut fields: Vec<String> = errors.into_iter().map(|e| e.field).collect();
         fields.sort();
         assert_eq!(fields, ["actorType", "cursor", "from", "limit", "sort"]);
+    }
+
+    #[test]
+    fn the_console_reads_local_dates_and_times_in_the_workspace_zone() {
+        let paris = jiff::tz::TimeZone::get("Europe/Paris").unwrap();
+        let local = TimeInput::LocalIn(&paris);
+        let at = |text: &str| {
+            parse_search_in(&query(&[("from", text)]), local)
+                .unwrap()
+                .filter
+                .from
+        };
+        let micros = |rfc3339: &str| rfc3339.parse::<jiff::Timestamp>().unwrap().as_microsecond();
+        assert_eq!(at("2026-03-01"), Some(micros("2026-02-28T23:00:00Z")));
+        assert_eq!(at("2026-07-01T09:30"), Some(micros("2026-07-01T07:30:00Z")));
+        assert_eq!(
+            at("2026-07-01T09:30:15"),
+            Some(micros("2026-07-01T07:30:15Z"))
+        );
+        assert_eq!(
+            at("2026-07-01T09:30:00Z"),
+            Some(micros("2026-07-01T09:30:00Z"))
+        );
+        // 02:30 does not exist on 2026-03-29 in Paris: the instant after the gap.
+        assert_eq!(at("2026-03-29T02:30"), Some(micros("2026-03-29T01:30:00Z")));
+        // 02:30 happens twice on 2026-10-25: the earlier one.
+        assert_eq!(at("2026-10-25T02:30"), Some(micros("2026-10-25T00:30:00Z")));
+        let errors = parse_search_in(&query(&[("to", "tomorrow")]), local).unwrap_err();
+        assert_eq!(errors[0].field, "to");
+        assert!(
+            errors[0].reason.contains("Europe/Paris"),
+            "{}",
+            errors[0].reason
+        );
+        let api = parse_search(&query(&[("from", "2026-03-01")])).unwrap_err();
+        assert_eq!(api[0].field, "from", "the API takes RFC 3339 only");
     }
 }

@@ -4,11 +4,13 @@
 //! (entries in leaf order against their stored hashes and tree nodes, then every stored node
 //! and checkpoint against the recomputed tree). Each failure names the first bad entry.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use super::canonical::canonical_bytes;
 use super::merkle::{
@@ -101,18 +103,15 @@ pub fn verify_export(
     let whole_log = !filtered;
     let mut entries = 0;
     let lines: Vec<&str> = lines.collect();
-    for parsed in parse_entries(&lines) {
-        let (index, event_id, hash, proof) = parsed?;
-        let id = event_id.as_deref();
+    for (i, parsed) in parse_entries(&lines).into_iter().enumerate() {
+        let (index, hash, proof) = parsed?;
+        // The event id is read again only to name a problem.
+        let at = |reason: String| Problem::at(index, event_id(lines[i]).as_deref(), reason);
         if index >= checkpoint.tree_size {
-            return Err(Problem::at(
-                index,
-                id,
-                format!(
-                    "is beyond the checkpoint's tree size {}",
-                    checkpoint.tree_size
-                ),
-            ));
+            return Err(at(format!(
+                "is beyond the checkpoint's tree size {}",
+                checkpoint.tree_size
+            )));
         }
         match proof {
             Some(proof) => verify_inclusion(
@@ -122,12 +121,10 @@ pub fn verify_export(
                 &proof,
                 &checkpoint.root_hash,
             )
-            .map_err(|e| Problem::at(index, id, format!("inclusion proof fails: {e}")))?,
+            .map_err(|e| at(format!("inclusion proof fails: {e}")))?,
             None if !whole_log => {
-                return Err(Problem::at(
-                    index,
-                    id,
-                    "a line of a filtered export lacks its inclusionProof",
+                return Err(at(
+                    "a line of a filtered export lacks its inclusionProof".into()
                 ));
             }
             None => {}
@@ -139,7 +136,7 @@ pub fn verify_export(
                     None,
                     format!(
                         "is missing or out of order: the next line holds leaf {index}{}",
-                        event_id
+                        event_id(lines[i])
                             .map(|e| format!(" (event {e})"))
                             .unwrap_or_default()
                     ),
@@ -239,7 +236,8 @@ fn export_checkpoint(line: &str, verifiers: &[Verifier]) -> Result<Checkpoint, P
     Ok(checkpoint)
 }
 
-type ExportEntry = (u64, Option<String>, Hash, Option<Vec<Hash>>);
+/// A line's leaf index, leaf hash and inclusion proof.
+type ExportEntry = (u64, Hash, Option<Vec<Hash>>);
 
 /// Parses and hashes the entry lines on every core, keeping their order (so the first problem
 /// reported is the first in the file).
@@ -270,6 +268,71 @@ fn parse_entries(lines: &[&str]) -> Vec<Result<ExportEntry, Problem>> {
 }
 
 fn export_entry(line: &str, n: usize) -> Result<ExportEntry, Problem> {
+    match canonical_entry(line) {
+        Some(entry) => Ok(entry),
+        None => parsed_entry(line, n),
+    }
+}
+
+/// An export line as written, its event left as text.
+#[derive(serde::Deserialize)]
+struct LineParts<'a> {
+    #[serde(rename = "leafIndex")]
+    leaf_index: u64,
+    #[serde(rename = "leafHash", borrow)]
+    leaf_hash: Cow<'a, str>,
+    #[serde(borrow)]
+    event: &'a RawValue,
+    #[serde(rename = "inclusionProof", borrow, default)]
+    inclusion_proof: Option<Vec<Cow<'a, str>>>,
+}
+
+#[derive(serde::Deserialize)]
+struct LineEvent<'a> {
+    #[serde(borrow)]
+    event: EventId<'a>,
+}
+
+#[derive(serde::Deserialize)]
+struct EventId<'a> {
+    #[serde(borrow)]
+    id: Cow<'a, str>,
+}
+
+/// The id of a line's event, when it has one.
+fn event_id(line: &str) -> Option<String> {
+    let parsed: LineEvent = serde_json::from_str(line).ok()?;
+    Some(parsed.event.id.into_owned())
+}
+
+/// The common case, read without building the event: the export writes each event as its
+/// canonical bytes, so when the event's text itself hashes to the stated leaf hash, it is the
+/// canonical form the leaf committed to (SHA-256 being collision resistant, as the whole tree
+/// assumes), and canonicalizing it again would give the same bytes. Anything else (another
+/// serialization of the event, a bad field, an altered event) is `None`, for [`parsed_entry`]
+/// to check in full and name.
+fn canonical_entry(line: &str) -> Option<ExportEntry> {
+    let parts: LineParts = serde_json::from_str(line).ok()?;
+    let stated = decode_hash(&parts.leaf_hash)?;
+    let event = parts.event.get();
+    let hash = leaf_hash(event.as_bytes());
+    if hash != stated {
+        return None;
+    }
+    let proof = match &parts.inclusion_proof {
+        None => None,
+        Some(items) => Some(
+            items
+                .iter()
+                .map(|h| decode_hash(h))
+                .collect::<Option<Vec<Hash>>>()?,
+        ),
+    };
+    Some((parts.leaf_index, hash, proof))
+}
+
+/// A line read in full: the event parsed and canonicalized, every problem named.
+fn parsed_entry(line: &str, n: usize) -> Result<ExportEntry, Problem> {
     let json: Value = serde_json::from_str(line)
         .map_err(|e| Problem::general(format!("line {} is not JSON: {e}", n + 2)))?;
     let index = json["leafIndex"]
@@ -303,7 +366,7 @@ fn export_entry(line: &str, n: usize) -> Result<ExportEntry, Problem> {
         ),
         _ => return Err(Problem::at(index, id, "inclusionProof must be an array")),
     };
-    Ok((index, event_id, hash, proof))
+    Ok((index, hash, proof))
 }
 
 fn decode_hash(b64: &str) -> Option<Hash> {
@@ -560,12 +623,65 @@ mod tests {
     }
 
     #[test]
+    fn an_event_written_in_another_key_order_is_canonicalized_and_verifies() {
+        let signer = Signer::generate("example.com/w/acme").unwrap();
+        let keys = [signer.verifier()];
+        for filtered in [false, true] {
+            let text = export(&events(5), &signer, filtered);
+            let reordered = text.replace(
+                "{\"action\":\"a.b\",\"id\":\"e2\",\"metadata\":{\"n\":2}}",
+                "{ \"metadata\": {\"n\": 2}, \"id\": \"e2\", \"action\": \"a.b\" }",
+            );
+            assert_ne!(reordered, text);
+            let summary = verify_export(&reordered, &keys, None).unwrap();
+            assert_eq!(summary.entries, if filtered { 3 } else { 5 });
+            let altered = reordered.replace("\"n\": 2", "\"n\": 3");
+            let problem = verify_export(&altered, &keys, None).unwrap_err();
+            assert_eq!(problem.leaf_index, Some(2), "{problem}");
+            assert_eq!(problem.event_id.as_deref(), Some("e2"));
+        }
+    }
+
+    #[test]
+    fn a_line_whose_inclusion_proof_fails_is_named_with_its_event() {
+        let signer = Signer::generate("example.com/w/acme").unwrap();
+        let text = export(&events(9), &signer, true);
+        let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+        let mut line: Value = serde_json::from_str(&lines[3]).unwrap();
+        line["inclusionProof"][0] = json!(BASE64.encode([7u8; 32]));
+        lines[3] = line.to_string();
+        let problem = verify_export(&lines.join("\n"), &[signer.verifier()], None).unwrap_err();
+        assert_eq!(problem.leaf_index, Some(4), "{problem}");
+        assert_eq!(problem.event_id.as_deref(), Some("e4"));
+        assert!(
+            problem.reason.starts_with("inclusion proof fails"),
+            "{problem}"
+        );
+    }
+
+    #[test]
+    fn a_line_read_as_text_agrees_with_the_line_read_in_full() {
+        let signer = Signer::generate("example.com/w/acme").unwrap();
+        for filtered in [false, true] {
+            let text = export(&events(9), &signer, filtered);
+            for (n, line) in text.lines().skip(1).enumerate() {
+                let fast = canonical_entry(line).expect("the export's own lines are canonical");
+                assert_eq!(Ok(fast), parsed_entry(line, n));
+            }
+        }
+        let line = "{\"leafIndex\":-1,\"leafHash\":\"x\",\"event\":{}}";
+        assert_eq!(canonical_entry(line), None);
+        assert!(parsed_entry(line, 0).is_err());
+    }
+
+    #[test]
     fn a_dropped_line_of_a_whole_log_export_is_named() {
         let signer = Signer::generate("example.com/w/acme").unwrap();
         let text = export(&events(5), &signer, false);
         let dropped: Vec<&str> = text.lines().filter(|l| !l.contains("\"e2\"")).collect();
         let problem = verify_export(&dropped.join("\n"), &[signer.verifier()], None).unwrap_err();
         assert_eq!(problem.leaf_index, Some(2), "{problem}");
+        assert!(problem.reason.contains("leaf 3 (event e3)"), "{problem}");
     }
 
     #[test]

@@ -32,7 +32,7 @@ impl Browser {
         }
     }
 
-    fn keep(&mut self, response: &reqwest::Response) {
+    pub fn keep(&mut self, response: &reqwest::Response) {
         if let Some(v) = response.headers().get("set-cookie") {
             let v = v.to_str().unwrap();
             let pair = v.split(';').next().unwrap().to_string();
@@ -51,7 +51,7 @@ impl Browser {
         response
     }
 
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+    pub async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
         let mut request = self.client.post(format!("{}{path}", self.base)).form(form);
         if let Some(c) = &self.cookie {
             request = request.header("cookie", c);
@@ -62,7 +62,7 @@ impl Browser {
     }
 
     /// The CSRF token of the page at `path`.
-    async fn csrf(&mut self, path: &str) -> String {
+    pub async fn csrf(&mut self, path: &str) -> String {
         let html = self.get(path).await.text().await.unwrap();
         let at = html.find("name=\"csrf\" value=\"").expect("a CSRF field") + 19;
         html[at..at + 64].to_string()

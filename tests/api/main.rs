@@ -3,6 +3,7 @@
 mod admin;
 mod analytics;
 mod audit;
+mod audit_console;
 mod console;
 mod crash;
 mod emulators;

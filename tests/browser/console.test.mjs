@@ -18,7 +18,7 @@ const PASSWORD = 'browser-test-password';
 const port = 20000 + Math.floor(Math.random() * 20000);
 const base = `http://127.0.0.1:${port}`;
 
-let dataDir, server, browser, admin, nonAdmin, builderKey;
+let dataDir, server, browser, admin, nonAdmin, builderKey, ingestKey;
 
 function tally(args, input) {
   return execFileSync(bin, ['--data-dir', dataDir, ...args], { input, encoding: 'utf8' });
@@ -49,6 +49,8 @@ before(async () => {
   }
   const created = tally(['keys', 'create', '--workspace', 'acme', '--role', 'builder', '--json']);
   builderKey = JSON.parse(created).secret;
+  const ingest = tally(['keys', 'create', '--workspace', 'acme', '--role', 'user', '--scope', 'ingest', '--json']);
+  ingestKey = JSON.parse(ingest).secret;
   server = spawn(bin, ['--data-dir', dataDir, 'serve', '--listen', `127.0.0.1:${port}`], {
     stdio: ['ignore', 'ignore', 'inherit'],
     env: { ...process.env, TALLY_LOG_LEVEL: 'warn' },
@@ -157,6 +159,55 @@ test('the console, as an admin and as a member who is not one', async (t) => {
     await page.click('#new-key button[type=submit]');
     assert.match(await page.locator('#new-secret').innerText(), /^tally_/);
     await page.screenshot({ path: join(shots, 'settings.png'), fullPage: true });
+  });
+
+  await t.test('the audit log viewer searches, filters and downloads its CSV', async () => {
+    const at = (minutesAgo) => new Date(Date.now() - minutesAgo * 60_000).toISOString();
+    const person = { type: 'user', id: admin.userId, name: admin.name, email: admin.email };
+    const events = [
+      { id: 'br_space', action: 'space.deleted', occurredAt: at(50), actor: person,
+        targets: [{ type: 'space', id: 's_fin', name: 'Finance' }],
+        context: { location: '203.0.113.7', userAgent: 'Mozilla/5.0' }, metadata: { reason: 'cleanup' } },
+      { id: 'br_agent_1', action: 'agent.executed', occurredAt: at(40), actor: person,
+        targets: [{ type: 'agent', id: 'a_fin', name: 'Finance reports' }], context: { location: '203.0.113.7' },
+        metadata: { actor_type: 'agent', initiating_user_id: admin.userId } },
+      { id: 'br_agent_2', action: 'tool.executed', occurredAt: at(30), actor: person,
+        targets: [{ type: 'agent', id: 'a_fin', name: 'Finance reports' }, { type: 'tool', id: 'web_search' }],
+        context: { location: '203.0.113.7' }, metadata: { actor_type: 'agent', initiating_user_id: admin.userId } },
+      { id: 'br_key', action: 'api_key.created', occurredAt: at(20), actor: { type: 'api_key', id: 'k_ci', name: 'ci' },
+        targets: [{ type: 'api_key', id: 'k_new' }], context: { location: '198.51.100.1' } },
+    ];
+    const posted = await fetch(`${base}/api/v1/w/acme/audit/events`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ingestKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify(events),
+    });
+    assert.equal(posted.status, 200);
+    await page.goto(`${base}/w/acme/analytics`);
+    await Promise.all([page.waitForURL(/\/w\/acme\/audit$/), page.click('#nav-audit')]);
+    const shown = () => page.locator('#audit-results tbody tr').evaluateAll((rows) => rows.map((r) => r.dataset.id));
+    const everything = await shown();
+    for (const e of events) assert.ok(everything.includes(e.id), e.id);
+    assert.ok(everything.length > events.length, 'the console\'s own logins are there too');
+
+    await page.fill('#audit-search input[name=q]', 'finance');
+    await Promise.all([page.waitForURL(/q=finance/), page.click('#audit-search button[type=submit]')]);
+    assert.deepEqual(await shown(), ['br_agent_2', 'br_agent_1', 'br_space'], 'newest first');
+
+    await page.selectOption('#audit-search select[name=actorType]', 'agent');
+    await Promise.all([page.waitForURL(/actorType=agent/), page.click('#audit-search button[type=submit]')]);
+    assert.deepEqual(await shown(), ['br_agent_2', 'br_agent_1'], 'the filter narrows the search');
+    assert.equal(await page.inputValue('#audit-search input[name=q]'), 'finance', 'the form keeps the search');
+    await page.screenshot({ path: join(shots, 'audit-viewer.png'), fullPage: true });
+
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#audit-export')]);
+    assert.equal(download.suggestedFilename(), 'tally_audit_log.csv');
+    const lines = readFileSync(await download.path(), 'utf8').split('\r\n').filter((l) => l);
+    assert.equal(lines[0], 'id,leafIndex,occurredAt,action,actorType,actorId,actorName,targets,location,userAgent,metadata');
+    assert.deepEqual(lines.slice(1).map((l) => l.split(',')[0]), ['br_agent_1', 'br_agent_2'], 'leaf order');
+
+    await page.goto(`${base}/w/acme/audit?from=yesterday`);
+    assert.match(await page.locator('#notice').innerText(), /from: must be a date/);
   });
 
   await t.test('a member who is not an admin is refused', async () => {

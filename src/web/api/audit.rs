@@ -408,9 +408,34 @@ pub async fn export(
         }
         Some(_) => return Err(ApiError::field("format", "format must be csv or jsonl")),
     };
+    let body = export_body(state.clone(), workspace.clone(), filter, head, jsonl);
+    let mut response = body.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if let Ok(value) = HeaderValue::from_str(&format!(
+        "attachment; filename=\"audit-{workspace}.{extension}\""
+    )) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    Ok(response)
+}
+
+/// The entries `filter` selects as CSV (the header row, then a record per entry in leaf order),
+/// streamed a page at a time.
+pub(crate) fn csv_body(state: AppState, workspace: String, filter: AuditFilter) -> Body {
+    export_body(state, workspace, filter, csv_header(), None)
+}
+
+fn export_body(
+    state: AppState,
+    workspace: String,
+    filter: AuditFilter,
+    head: String,
+    jsonl: Option<Option<u64>>,
+) -> Body {
     let pages = ExportPages {
-        state: state.clone(),
-        workspace: workspace.clone(),
+        state,
+        workspace,
         filter,
         after: None,
         head: Some(head),
@@ -427,15 +452,7 @@ pub async fn export(
             }
         }
     });
-    let mut response = Body::from_stream(stream).into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    if let Ok(value) = HeaderValue::from_str(&format!(
-        "attachment; filename=\"audit-{workspace}.{extension}\""
-    )) {
-        headers.insert(header::CONTENT_DISPOSITION, value);
-    }
-    Ok(response)
+    Body::from_stream(stream)
 }
 
 /// An export in progress: the entries the filter selects, in leaf order, a page per chunk.

@@ -4,6 +4,7 @@ mod admin;
 mod analytics;
 mod audit;
 pub use admin::{key_json, settings_json};
+pub(crate) use audit::csv_body as audit_csv_body;
 mod ingest;
 mod usage;
 

@@ -1,5 +1,5 @@
 //! The admin console: server-rendered pages for workspace admins (login, the analytics
-//! dashboard with its CSV downloads and monthly ZIP report, settings). Pages and SVG charts go
+//! dashboard with its CSV downloads and monthly ZIP report, the audit log viewer, settings). Pages and SVG charts go
 //! through askama's compiled, auto-escaping templates, so user data is always escaped; no
 //! HTML is built with `format!`. Every page reads without JavaScript.
 //!
@@ -7,7 +7,9 @@
 //! checks, on every request, that this email is an active admin member of that workspace, so a
 //! demotion or revocation takes effect at once.
 
+mod audit_rows;
 mod audit_trail;
+mod audit_viewer;
 mod chart;
 mod dashboard;
 mod login;
@@ -45,6 +47,8 @@ pub fn routes() -> Router<AppState> {
         .route("/w/{ws}/analytics", get(dashboard::page))
         .route("/w/{ws}/analytics/{file}", get(sections::download))
         .route("/w/{ws}/analytics/report/{file}", get(report::download))
+        .route("/w/{ws}/audit", get(audit_viewer::page))
+        .route("/w/{ws}/audit/export.csv", get(audit_viewer::export))
         .route(
             "/w/{ws}/settings",
             get(settings::page).post(settings::update),
