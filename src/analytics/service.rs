@@ -63,6 +63,16 @@ impl Engine {
         }
     }
 
+    /// Loads (or catches up) a workspace's rollup now, so that its first answer does not wait.
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub async fn warm(&self, store: &dyn Store, workspace: &str) -> Result<(), StoreError> {
+        let cell = self.rollup(workspace);
+        let mut rollup = cell.lock().await;
+        catch_up(store, workspace, &mut rollup).await
+    }
+
     /// Drops a workspace's rollup so the next answer rebuilds it from raw events.
     pub fn forget(&self, workspace: &str) {
         let mut map = self.rollups.lock().unwrap_or_else(|e| e.into_inner());

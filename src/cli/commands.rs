@@ -87,11 +87,36 @@ pub async fn serve_with(store: SharedStore, config: Config) -> anyhow::Result<()
     let retention = std::time::Duration::from_secs(config.export_retention_hours * 3600);
     let sweeper = tokio::spawn(sweep_exports(exports, retention));
     tracing::info!(%addr, store = store.backend(), "listening");
-    let served = web::serve(listener, AppState::new(store, config)).await;
+    let state = AppState::new(store, config);
+    let warmer = tokio::spawn(warm_analytics(state.clone()));
+    let served = web::serve(listener, state).await;
     signer.abort();
     sweeper.abort();
+    warmer.abort();
     served?;
     Ok(())
+}
+
+/// Loads every workspace's analytics rollups in the background after start, one at a time, so
+/// the first dashboard or export does not wait for them; requests are served meanwhile.
+async fn warm_analytics(state: AppState) {
+    let workspaces = match state.store.workspaces().await {
+        Ok(all) => all,
+        Err(e) => return tracing::warn!(error = %e, "cannot list workspaces to warm analytics"),
+    };
+    for ws in workspaces {
+        let started = std::time::Instant::now();
+        match state.analytics.warm(state.store.as_ref(), &ws.id).await {
+            Ok(()) => tracing::info!(
+                workspace = %ws.id,
+                seconds = started.elapsed().as_secs_f64(),
+                "analytics rollups loaded"
+            ),
+            Err(e) => {
+                tracing::warn!(error = %e, "loading analytics rollups failed; the first answer retries")
+            }
+        }
+    }
 }
 
 /// Deletes usage export files past their retention, every ten minutes.

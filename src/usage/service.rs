@@ -12,8 +12,9 @@ use crate::analytics::rows::Cell;
 use crate::ingest::directory::DirectoryKind;
 use crate::storage::{Store, StoreError, Window};
 
-/// The span of events read at a time.
-const CHUNK_MICROS: i64 = 86_400_000_000;
+/// The span of events read at a time: three hours, a few tens of thousands of events on a
+/// busy workspace.
+const CHUNK_MICROS: i64 = 3 * 3_600_000_000;
 
 /// A computed export.
 #[derive(Debug)]

@@ -13,6 +13,7 @@ use super::sections::{
     Data, RANGES, Section, TOP_ROWS, last_days, load, parse_days, user_level_allowed,
 };
 use super::{ConsoleResult, render, require_admin};
+use crate::analytics::engine::Parts;
 use crate::analytics::rows::Cell;
 use crate::analytics::{DailyActivity, ExecutionCount};
 use crate::model::Workspace;
@@ -73,7 +74,7 @@ pub async fn page(
     let admin = require_admin(&state, &headers, &ws).await?;
     let (days, notice) = parse_days(params.get("days").map(String::as_str));
     let range = last_days(&admin.workspace, days)?;
-    let data = load(&state, &admin.workspace, &range).await?;
+    let data = load(&state, &admin.workspace, &range, Parts::ALL).await?;
     let pick = |k: &str| params.get(k).filter(|s| !s.is_empty()).cloned();
     let (tool, skill) = (pick("tool"), pick("skill"));
     let dates: Vec<String> = data

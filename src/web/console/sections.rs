@@ -61,6 +61,19 @@ impl Section {
         }
     }
 
+    /// The parts of the answers the section is made of.
+    pub fn parts(self) -> Parts {
+        let table = match self {
+            Section::Overview | Section::TopUsers => Table::Users,
+            Section::Activity => Table::UsageMetrics,
+            Section::Sources => Table::Source,
+            Section::ToolUsage => Table::ToolUsage,
+            Section::SkillUsage => Table::SkillUsage,
+            Section::TopAgents => Table::Agents,
+        };
+        Parts::for_table(table)
+    }
+
     /// The CSV columns: the analytics export's names.
     pub fn columns(self) -> &'static [&'static str] {
         match self {
@@ -157,10 +170,15 @@ pub struct Data {
 ///
 /// # Errors
 /// When the store fails.
-pub async fn load(state: &AppState, ws: &Workspace, range: &Range) -> ConsoleResult<Data> {
+pub async fn load(
+    state: &AppState,
+    ws: &Workspace,
+    range: &Range,
+    parts: Parts,
+) -> ConsoleResult<Data> {
     let answers = state
         .analytics
-        .answers(state.store.as_ref(), &ws.id, range, Parts::ALL)
+        .answers(state.store.as_ref(), &ws.id, range, parts)
         .await?;
     let dirs = directories(state.store.as_ref(), &ws.id).await?;
     Ok(Data {
@@ -300,7 +318,7 @@ pub async fn download(
     }
     .filter(|s| !s.is_empty());
     let range = last_days(&admin.workspace, days)?;
-    let data = load(&state, &admin.workspace, &range).await?;
+    let data = load(&state, &admin.workspace, &range, section.parts()).await?;
     let body = csv(
         section.columns(),
         &data.rows(section, only.map(String::as_str)),
