@@ -225,11 +225,29 @@ fn user_rows(
         .collect()
 }
 
-/// Everything a `messages` row needs besides the message.
-pub struct MessageContext<'a> {
-    pub agents: Directory<'a>,
-    pub members: Directory<'a>,
+/// Everything a `messages` row needs besides the message: agent names and member emails by
+/// id, built once for a whole export.
+pub struct MessageContext {
+    agent_names: HashMap<String, Cell>,
+    member_emails: HashMap<String, Cell>,
     pub tz: TimeZone,
+}
+
+impl MessageContext {
+    pub fn new(agents: &[DirectoryRecord], members: &[DirectoryRecord], tz: TimeZone) -> Self {
+        let by_id = |records: &[DirectoryRecord], wire: &str| {
+            records
+                .iter()
+                .map(|r| (r.id.clone(), text(Some(&r), wire)))
+                .filter(|(_, cell)| *cell != Cell::Null)
+                .collect()
+        };
+        MessageContext {
+            agent_names: by_id(agents, "name"),
+            member_emails: by_id(members, "email"),
+            tz,
+        }
+    }
 }
 
 /// One row of the `messages` table.
@@ -237,21 +255,24 @@ pub fn message_row(
     m: &Message,
     tools: Vec<String>,
     skills: Vec<String>,
-    ctx: &MessageContext<'_>,
+    ctx: &MessageContext,
 ) -> Vec<Cell> {
     let opt = |v: &Option<String>| v.as_ref().map_or(Cell::Null, |s| Cell::Plain(s.clone()));
     let num = |v: Option<i64>| v.map_or(Cell::Null, |n| Cell::Int(n.max(0) as u64));
-    let agent = ctx.agents.get(m.agent_id.as_str());
-    let member = m.user_id.as_deref().and_then(|u| ctx.members.get(u));
+    let known = |map: &HashMap<String, Cell>, id: &str| map.get(id).cloned().unwrap_or(Cell::Null);
+    let email = m
+        .user_id
+        .as_deref()
+        .map_or(Cell::Null, |u| known(&ctx.member_emails, u));
     vec![
         Cell::Plain(m.id.clone()),
         Cell::Plain(local_time(m.occurred_at, &ctx.tz)),
         Cell::Plain(m.agent_id.clone()),
-        text(agent, "name"),
+        known(&ctx.agent_names, &m.agent_id),
         Cell::Plain(m.conversation_id.clone()),
         opt(&m.parent_message_id),
         opt(&m.user_id),
-        text(member, "email"),
+        email,
         Cell::Plain(m.source.clone()),
         Cell::Names(tools),
         Cell::Names(skills),

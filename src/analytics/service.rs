@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use super::rollup::Rollup;
-use super::rows::{Cell, MessageContext, index, message_row, table_rows};
+use super::rows::{Cell, MessageContext, message_row, table_rows};
 use super::{Answers, Query, Table, engine};
 use crate::ingest::directory::{DirectoryKind, DirectoryRecord};
 use crate::privacy::Policy;
@@ -141,21 +141,40 @@ pub async fn rows(
 
 /// Rows of the `messages` table fetched a page at a time, so memory stays flat on any range.
 pub struct MessagePages {
-    pub workspace: String,
-    pub from: i64,
-    pub to: i64,
-    pub cursor: Option<MessageCursor>,
+    workspace: String,
+    from: i64,
+    to: i64,
+    cursor: Option<MessageCursor>,
+    /// Whether the range is exhausted.
     pub done: bool,
-    pub dirs: Directories,
-    pub tz: jiff::tz::TimeZone,
+    ctx: MessageContext,
     /// How user ids and emails leave.
-    pub policy: Policy,
+    policy: Policy,
 }
 
 /// Rows fetched per page.
-pub const MESSAGE_PAGE: usize = 5_000;
+pub const MESSAGE_PAGE: usize = 20_000;
 
 impl MessagePages {
+    /// The messages of `[from, to)` in `workspace`, joined with `dirs`, times shown in `tz`.
+    pub fn new(
+        workspace: &str,
+        (from, to): (i64, i64),
+        dirs: &Directories,
+        tz: jiff::tz::TimeZone,
+        policy: Policy,
+    ) -> Self {
+        MessagePages {
+            workspace: workspace.to_string(),
+            from,
+            to,
+            cursor: None,
+            done: false,
+            ctx: MessageContext::new(&dirs.agents, &dirs.members, tz),
+            policy,
+        }
+    }
+
     /// The next page of rows; empty when the range is exhausted.
     ///
     /// # Errors
@@ -177,16 +196,32 @@ impl MessagePages {
         self.cursor = page
             .last()
             .map(|r| (r.message.occurred_at, r.message.id.clone()));
-        let ctx = MessageContext {
-            agents: index(&self.dirs.agents),
-            members: index(&self.dirs.members),
-            tz: self.tz.clone(),
-        };
         let mut rows: Vec<Vec<Cell>> = page
             .into_iter()
-            .map(|r| message_row(&r.message, r.tools, r.skills, &ctx))
+            .map(|r| message_row(&r.message, r.tools, r.skills, &self.ctx))
             .collect();
         self.policy.shape(Table::Messages.user_columns(), &mut rows);
         Ok(rows)
+    }
+
+    /// Fetches pages ahead on a task of their own, at most `ahead` pages in waiting, so that
+    /// reading the store and writing the previous page overlap. A store failure ends the
+    /// stream with that error.
+    pub fn prefetch(
+        mut self,
+        store: crate::storage::SharedStore,
+        ahead: usize,
+    ) -> tokio::sync::mpsc::Receiver<Result<Vec<Vec<Cell>>, StoreError>> {
+        let (sender, receiver) = tokio::sync::mpsc::channel(ahead.max(1));
+        tokio::spawn(async move {
+            while !self.done {
+                let page = self.next(store.as_ref()).await;
+                let failed = page.is_err();
+                if sender.send(page).await.is_err() || failed {
+                    break;
+                }
+            }
+        });
+        receiver
     }
 }

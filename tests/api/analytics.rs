@@ -196,6 +196,11 @@ async fn the_messages_table_streams_every_row_in_order_with_actions() {
         assert_eq!(rows[0]["cost"], json!(0.0021));
         let times: Vec<&str> = rows.iter().map(|r| r["createdAt"].as_str().unwrap()).collect();
         assert!(times.windows(2).all(|w| w[0] <= w[1]), "sorted by createdAt");
+        let empty = "table=messages&startDate=2025-03-01&endDate=2025-03-02";
+        let none: Value = app.export(&app.builder, &format!("{empty}&format=json")).await.json().await.unwrap();
+        assert_eq!(none, json!([]));
+        let header = app.export(&app.builder, empty).await.text().await.unwrap();
+        assert_eq!(header, format!("{}\r\n", Table::Messages.columns().join(",")));
         ts
     })
     .await;

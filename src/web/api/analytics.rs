@@ -98,7 +98,7 @@ fn with_headers(body: Body, params: &ExportParams) -> Response {
     response
 }
 
-/// Streams the `messages` table page by page.
+/// Streams the `messages` table page by page; the next page is read while this one is sent.
 async fn messages(
     state: AppState,
     workspace: String,
@@ -106,63 +106,128 @@ async fn messages(
     range: &Range,
     policy: Policy,
 ) -> ApiResult<Response> {
-    let (from, to) = range.grid().span();
     let dirs = service::directories(state.store.as_ref(), &workspace).await?;
-    let pages = MessagePages {
-        workspace,
-        from,
-        to,
-        cursor: None,
-        done: false,
-        dirs,
-        tz: params.tz.clone(),
+    let pages = MessagePages::new(
+        &workspace,
+        range.grid().span(),
+        &dirs,
+        params.tz.clone(),
         policy,
-    };
+    );
     let format = params.format;
-    let columns = Table::Messages.columns();
+    let pages = pages.prefetch(state.store.clone(), 2);
+    // State: the pages, whether nothing was sent yet, whether a row was, whether it ended.
     let stream = futures_util::stream::unfold(
-        (pages, state, true),
-        move |(mut pages, state, first)| async move {
-            if pages.done && !first {
+        (pages, true, false, false),
+        move |(mut pages, first, any, ended)| async move {
+            if ended {
                 return None;
             }
-            let mut chunk = String::new();
-            let rows = match pages.next(state.store.as_ref()).await {
-                Ok(rows) => rows,
-                Err(e) => {
+            let (rows, last) = match pages.recv().await {
+                Some(Ok(rows)) => (rows, false),
+                None => (Vec::new(), true),
+                Some(Err(e)) => {
                     tracing::error!(error = %e, "messages export failed mid-stream");
-                    return Some((
-                        Err(std::io::Error::other("the store failed")),
-                        (pages, state, false),
-                    ));
+                    let failed = Err(std::io::Error::other("the store failed"));
+                    return Some((failed, (pages, false, any, true)));
                 }
             };
-            match format {
-                Format::Csv => {
-                    if first {
-                        csv_record(&mut chunk, columns.iter().copied());
-                    }
-                    for row in &rows {
-                        csv_row(&mut chunk, row);
-                    }
-                }
-                Format::Json => {
-                    if first {
-                        chunk.push('[');
-                    }
-                    for (i, row) in rows.iter().enumerate() {
-                        if i > 0 || (!first && !rows.is_empty()) {
-                            chunk.push(',');
-                        }
-                        chunk.push_str(&json_row(columns, row).to_string());
-                    }
-                    if pages.done {
-                        chunk.push(']');
-                    }
-                }
-            }
-            Some((Ok::<_, std::io::Error>(chunk), (pages, state, false)))
+            let chunk = page_text(format, &rows, first, any, last);
+            let any = any || !rows.is_empty();
+            Some((Ok::<_, std::io::Error>(chunk), (pages, false, any, last)))
         },
     );
     Ok(with_headers(Body::from_stream(stream), params))
+}
+
+/// One page of the `messages` table as text: the CSV header or the JSON opening bracket with
+/// the first chunk, commas between JSON rows across pages (`any`: a row was sent before), the
+/// closing bracket with the last chunk.
+fn page_text(
+    format: Format,
+    rows: &[Vec<crate::analytics::rows::Cell>],
+    first: bool,
+    any: bool,
+    last: bool,
+) -> String {
+    let columns = Table::Messages.columns();
+    let mut chunk = String::with_capacity(rows.len() * 200 + 256);
+    match format {
+        Format::Csv => {
+            if first {
+                csv_record(&mut chunk, columns.iter().copied());
+            }
+            for row in rows {
+                csv_row(&mut chunk, row);
+            }
+        }
+        Format::Json => {
+            if first {
+                chunk.push('[');
+            }
+            for (i, row) in rows.iter().enumerate() {
+                if any || i > 0 {
+                    chunk.push(',');
+                }
+                chunk.push_str(&json_row(columns, row).to_string());
+            }
+            if last {
+                chunk.push(']');
+            }
+        }
+    }
+    chunk
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analytics::rows::Cell;
+
+    fn row(id: &str) -> Vec<Cell> {
+        let mut row = vec![Cell::Null; Table::Messages.columns().len()];
+        row[0] = Cell::Plain(id.into());
+        row
+    }
+
+    /// Pages as the stream sends them: `(rows, last)` in order.
+    fn streamed(format: Format, pages: &[(Vec<Vec<Cell>>, bool)]) -> String {
+        let (mut out, mut first, mut any) = (String::new(), true, false);
+        for (rows, last) in pages {
+            out.push_str(&page_text(format, rows, first, any, *last));
+            first = false;
+            any = any || !rows.is_empty();
+        }
+        out
+    }
+
+    #[test]
+    fn json_pages_join_into_one_array_whatever_their_sizes() {
+        let pages = [
+            (vec![row("a"), row("b")], false),
+            (vec![], false),
+            (vec![row("c")], false),
+            (vec![], true),
+        ];
+        let json: serde_json::Value =
+            serde_json::from_str(&streamed(Format::Json, &pages)).unwrap();
+        let ids: Vec<&str> = json
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["messageId"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids, ["a", "b", "c"]);
+        let empty = streamed(Format::Json, &[(vec![], false), (vec![], true)]);
+        assert_eq!(empty, "[]");
+        let csv = streamed(
+            Format::Csv,
+            &[
+                (vec![row("a")], false),
+                (vec![row("b")], false),
+                (vec![], true),
+            ],
+        );
+        assert_eq!(csv.lines().count(), 3, "one header, two rows");
+    }
 }

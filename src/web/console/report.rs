@@ -161,17 +161,7 @@ async fn build(
     let mut header = String::new();
     csv_record(&mut header, Table::Messages.columns().iter().copied());
     zip.write_all(header.as_bytes()).map_err(|e| failed(&e))?;
-    let (from, to) = range.grid().span();
-    let mut pages = MessagePages {
-        workspace: ws.to_string(),
-        from,
-        to,
-        cursor: None,
-        done: false,
-        dirs,
-        tz: range.tz.clone(),
-        policy,
-    };
+    let mut pages = MessagePages::new(ws, range.grid().span(), &dirs, range.tz.clone(), policy);
     while !pages.done {
         let mut chunk = String::new();
         for row in pages.next(store).await? {
