@@ -74,21 +74,40 @@ pub fn csv_record<'a>(out: &mut String, fields: impl IntoIterator<Item = &'a str
         if i > 0 {
             out.push(',');
         }
-        if field.contains([',', '"', '\r', '\n']) {
-            out.push('"');
-            out.push_str(&field.replace('"', "\"\""));
-            out.push('"');
-        } else {
-            out.push_str(field);
+        push_field(out, field);
+    }
+    out.push_str("\r\n");
+}
+
+/// Appends one row of cells as a CSV record, each cell written straight into `out` (no text
+/// per cell is allocated for ids, dates and numbers, which most cells are).
+pub fn csv_row(out: &mut String, row: &[Cell]) {
+    use std::fmt::Write as _;
+    for (i, cell) in row.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        match cell {
+            Cell::Null => {}
+            Cell::Int(n) => {
+                let _ = write!(out, "{n}");
+            }
+            Cell::Plain(s) => push_field(out, s),
+            other => push_field(out, &csv_text(other)),
         }
     }
     out.push_str("\r\n");
 }
 
-/// Appends one row of cells as a CSV record.
-pub fn csv_row(out: &mut String, row: &[Cell]) {
-    let texts: Vec<String> = row.iter().map(csv_text).collect();
-    csv_record(out, texts.iter().map(String::as_str));
+/// Appends one field, quoted when it holds a comma, a quote or a line break.
+fn push_field(out: &mut String, field: &str) {
+    if field.contains([',', '"', '\r', '\n']) {
+        out.push('"');
+        out.push_str(&field.replace('"', "\"\""));
+        out.push('"');
+    } else {
+        out.push_str(field);
+    }
 }
 
 /// A whole table as CSV, header first.

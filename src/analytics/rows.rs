@@ -252,32 +252,33 @@ impl MessageContext {
 
 /// One row of the `messages` table.
 pub fn message_row(
-    m: &Message,
+    m: Message,
     tools: Vec<String>,
     skills: Vec<String>,
     ctx: &MessageContext,
 ) -> Vec<Cell> {
-    let opt = |v: &Option<String>| v.as_ref().map_or(Cell::Null, |s| Cell::Plain(s.clone()));
+    let opt = |v: Option<String>| v.map_or(Cell::Null, Cell::Plain);
     let num = |v: Option<i64>| v.map_or(Cell::Null, |n| Cell::Int(n.max(0) as u64));
     let known = |map: &HashMap<String, Cell>, id: &str| map.get(id).cloned().unwrap_or(Cell::Null);
     let email = m
         .user_id
         .as_deref()
         .map_or(Cell::Null, |u| known(&ctx.member_emails, u));
+    let agent_name = known(&ctx.agent_names, &m.agent_id);
     vec![
-        Cell::Plain(m.id.clone()),
+        Cell::Plain(m.id),
         Cell::Plain(local_time(m.occurred_at, &ctx.tz)),
-        Cell::Plain(m.agent_id.clone()),
-        known(&ctx.agent_names, &m.agent_id),
-        Cell::Plain(m.conversation_id.clone()),
-        opt(&m.parent_message_id),
-        opt(&m.user_id),
+        Cell::Plain(m.agent_id),
+        agent_name,
+        Cell::Plain(m.conversation_id),
+        opt(m.parent_message_id),
+        opt(m.user_id),
         email,
-        Cell::Plain(m.source.clone()),
+        Cell::Plain(m.source),
         Cell::Names(tools),
         Cell::Names(skills),
-        opt(&m.model_id),
-        opt(&m.provider_id),
+        opt(m.model_id),
+        opt(m.provider_id),
         num(m.tokens_in),
         num(m.tokens_out),
         m.cost_micros.map_or(Cell::Null, Cell::Money),

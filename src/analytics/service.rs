@@ -198,7 +198,7 @@ impl MessagePages {
             .map(|r| (r.message.occurred_at, r.message.id.clone()));
         let mut rows: Vec<Vec<Cell>> = page
             .into_iter()
-            .map(|r| message_row(&r.message, r.tools, r.skills, &self.ctx))
+            .map(|r| message_row(r.message, r.tools, r.skills, &self.ctx))
             .collect();
         self.policy.shape(Table::Messages.user_columns(), &mut rows);
         Ok(rows)
