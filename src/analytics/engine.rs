@@ -302,8 +302,19 @@ fn agent_totals(rollup: &Rollup, span: (i64, i64)) -> BTreeMap<u32, AgentCount> 
     }
     for (from, to) in parts.edges {
         for slot in slots(rollup, from, to) {
-            for (agent, counts) in &slot.agents {
-                merge_agent(totals.entry(*agent).or_default(), counts);
+            let agents = &slot.agents;
+            for (agent, n) in &agents.messages {
+                totals.entry(*agent).or_default().messages += n;
+            }
+            for (agent, user) in agents.users.iter() {
+                totals.entry(agent).or_default().users.insert(user);
+            }
+            for (agent, conversation) in agents.conversations.iter() {
+                totals
+                    .entry(agent)
+                    .or_default()
+                    .conversations
+                    .insert(conversation);
             }
         }
     }

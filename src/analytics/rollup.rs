@@ -50,6 +50,93 @@ impl Interner {
     }
 }
 
+/// Dense numbers for ids whose names are never shown (conversations): the map alone, so each
+/// id is kept once.
+#[derive(Debug, Default, Clone)]
+pub struct Numbering {
+    numbers: HashMap<Box<str>, u32>,
+}
+
+impl Numbering {
+    /// The number of `name`, assigned on first sight.
+    pub fn number(&mut self, name: &str) -> u32 {
+        if let Some(n) = self.numbers.get(name) {
+            return *n;
+        }
+        let n = self.numbers.len() as u32;
+        self.numbers.insert(name.into(), n);
+        n
+    }
+
+    pub fn len(&self) -> usize {
+        self.numbers.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.numbers.is_empty()
+    }
+}
+
+/// A set of (agent, other number) pairs packed as `agent << 32 | other`: appended as they
+/// come, sorted and deduplicated whenever it doubles, so it holds at most twice its distinct
+/// pairs. Readers may see a pair more than once, which set unions do not mind.
+#[derive(Debug, Default, Clone)]
+pub struct Pairs {
+    packed: Vec<u64>,
+    compacted: usize,
+}
+
+impl Pairs {
+    pub fn insert(&mut self, agent: u32, other: u32) {
+        self.packed.push(u64::from(agent) << 32 | u64::from(other));
+        if self.packed.len() >= 2 * self.compacted + 64 {
+            self.compact();
+        }
+    }
+
+    /// Sorts, deduplicates and trims the spare capacity.
+    pub fn compact(&mut self) {
+        self.packed.sort_unstable();
+        self.packed.dedup();
+        self.packed.shrink_to_fit();
+        self.compacted = self.packed.len();
+    }
+
+    /// Every pair as (agent, other), possibly repeated.
+    pub fn iter(&self) -> impl Iterator<Item = (u32, u32)> + '_ {
+        self.packed.iter().map(|p| ((p >> 32) as u32, *p as u32))
+    }
+}
+
+/// One slot's messages by agent: counts, and which users and conversations, as packed pairs
+/// (a slot holds few messages per agent, so pairs take far less room than bitmaps per agent).
+#[derive(Debug, Default, Clone)]
+pub struct SlotAgents {
+    /// (agent, messages), sorted by agent.
+    pub messages: Vec<(u32, u32)>,
+    pub users: Pairs,
+    pub conversations: Pairs,
+}
+
+impl SlotAgents {
+    fn count(&mut self, agent: u32, user: Option<u32>, conversation: u32) {
+        match self.messages.binary_search_by_key(&agent, |(a, _)| *a) {
+            Ok(i) => self.messages[i].1 += 1,
+            Err(i) => self.messages.insert(i, (agent, 1)),
+        }
+        self.conversations.insert(agent, conversation);
+        if let Some(user) = user {
+            self.users.insert(agent, user);
+        }
+    }
+
+    fn compact(&mut self) {
+        self.messages.shrink_to_fit();
+        self.users.compact();
+        self.conversations.compact();
+    }
+}
+
 /// Executions of one tool or skill in a slot.
 #[derive(Debug, Default, Clone)]
 pub struct ExecutionSlot {
@@ -81,7 +168,7 @@ pub struct Slot {
     pub sources: BTreeMap<u32, u32>,
     pub tools: BTreeMap<u32, ExecutionSlot>,
     pub skills: BTreeMap<u32, ExecutionSlot>,
-    pub agents: BTreeMap<u32, AgentCount>,
+    pub agents: SlotAgents,
     pub user_counts: BTreeMap<u32, UserCount>,
 }
 
@@ -99,7 +186,7 @@ pub struct Rollup {
     pub seq: i64,
     pub users: Interner,
     pub agents: Interner,
-    pub conversations: Interner,
+    pub conversations: Numbering,
     pub sources: Interner,
     pub tools: Interner,
     pub skills: Interner,
@@ -125,6 +212,23 @@ fn count_agent(counts: &mut AgentCount, user: Option<u32>, conversation: u32) {
 }
 
 impl Rollup {
+    /// Trims what appending left behind (pairs seen twice, spare capacity) in the slots
+    /// `events` touched; answers are the same before and after.
+    pub fn compact(&mut self, events: &ActivityBatch) {
+        let mut touched: Vec<i64> = events
+            .messages
+            .iter()
+            .map(|m| m.occurred_at.div_euclid(SLOT_US))
+            .collect();
+        touched.sort_unstable();
+        touched.dedup();
+        for key in touched {
+            if let Some(slot) = self.slots.get_mut(&key) {
+                slot.agents.compact();
+            }
+        }
+    }
+
     /// Applies events stored for the first time. Applying an event twice counts it twice, so
     /// callers pass only what the store newly stored.
     pub fn apply(&mut self, events: &ActivityBatch) {
@@ -153,7 +257,7 @@ impl Rollup {
         slot.messages += 1;
         slot.conversations.insert(conversation);
         *slot.sources.entry(source).or_default() += 1;
-        count_agent(slot.agents.entry(agent).or_default(), user, conversation);
+        slot.agents.count(agent, user, conversation);
         let day = self
             .days
             .entry(m.occurred_at.div_euclid(DAY_US))

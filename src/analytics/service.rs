@@ -96,6 +96,7 @@ pub async fn catch_up(
             .activity(workspace, Window::Seq(rollup.seq, upto))
             .await?;
         rollup.apply(&events);
+        rollup.compact(&events);
         rollup.seq = upto;
     }
     Ok(())
