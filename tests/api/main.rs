@@ -11,5 +11,6 @@ mod ingest;
 mod ops;
 mod privacy;
 mod storage;
+mod stream_storage;
 mod support;
 mod usage;
