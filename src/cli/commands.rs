@@ -86,10 +86,20 @@ pub async fn serve_with(store: SharedStore, config: Config) -> anyhow::Result<()
     ));
     let retention = std::time::Duration::from_secs(config.export_retention_hours * 3600);
     let sweeper = tokio::spawn(sweep_exports(exports, retention));
+    let state = AppState::new(store.clone(), config.clone());
+    let streams = tokio::spawn(crate::streams::worker::run(
+        store.clone(),
+        crate::streams::worker::WorkerSettings::new(
+            crate::streams::seal::key(&config)?,
+            config.streams_allow_private,
+        ),
+        state.metrics.streams.clone(),
+    ));
     tracing::info!(%addr, store = store.backend(), "listening");
-    let served = web::serve(listener, AppState::new(store, config)).await;
+    let served = web::serve(listener, state).await;
     signer.abort();
     sweeper.abort();
+    streams.abort();
     served?;
     Ok(())
 }

@@ -12,5 +12,6 @@ mod ops;
 mod privacy;
 mod storage;
 mod stream_storage;
+mod streams;
 mod support;
 mod usage;
