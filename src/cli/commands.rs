@@ -90,6 +90,7 @@ pub async fn serve_with(store: SharedStore, config: Config) -> anyhow::Result<()
     let streams = tokio::spawn(crate::streams::worker::run(
         store.clone(),
         crate::streams::worker::WorkerSettings::new(
+            crate::streams::worker::replica_name(addr),
             crate::streams::seal::key(&config)?,
             config.streams_allow_private,
         ),

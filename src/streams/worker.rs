@@ -38,13 +38,12 @@ pub struct WorkerSettings {
 }
 
 impl WorkerSettings {
-    /// The defaults `serve` uses, with a random owner name.
-    pub fn new(key: [u8; 32], allow_private: bool) -> Self {
+    /// The defaults `serve` uses. `owner` must name this process among the live replicas;
+    /// a restarted process with the same name takes its streams back at once instead of
+    /// waiting for its old leases to expire.
+    pub fn new(owner: String, key: [u8; 32], allow_private: bool) -> Self {
         WorkerSettings {
-            owner: format!(
-                "replica_{}",
-                crate::access::random_hex(8).unwrap_or_default()
-            ),
+            owner,
             lease: Duration::from_secs(15),
             poll: Duration::from_millis(500),
             batch: 500,
@@ -53,6 +52,17 @@ impl WorkerSettings {
             key,
         }
     }
+}
+
+/// This replica's name: its host and listening address, which no other live process shares.
+pub fn replica_name(listen: std::net::SocketAddr) -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "tally".into());
+    format!("{host}@{listen}")
 }
 
 /// One stream's figures for `/metrics`.

@@ -6,7 +6,7 @@ use tally::model::{Plan, Role};
 use tally::storage::audit::{AuditFilter, AuditOrder};
 use tally::web::{self, AppState};
 
-const SECRET: &str = "whsec_test";
+use crate::receivers::SECRET;
 use crate::support::*;
 
 /// A server that allows private destinations, as tests and self-hosted receivers need.
