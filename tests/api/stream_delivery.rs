@@ -369,3 +369,84 @@ async fn a_server_killed_mid_delivery_resumes_without_a_gap() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn splunk_and_datadog_receive_every_record_through_failures() {
+    each_store(|ts| async move {
+        let app = spawn(&ts).await;
+        let _worker = start_worker(&ts);
+        let mut receivers = Vec::new();
+        for kind in ["splunk", "datadog"] {
+            let receiver = Receiver::start().await;
+            receiver.fail(Failure::Status(500));
+            let config = match kind {
+                "splunk" => json!({"url": receiver.base, "token": TOKEN, "index": "security"}),
+                _ => json!({"site": "datadoghq.eu", "url": receiver.base, "apiKey": API_KEY}),
+            };
+            let created = json_of(
+                create_stream(&app, json!({"kind": kind, "config": config})).await,
+                201,
+            )
+            .await;
+            assert!(!created.to_string().contains(TOKEN) && !created.to_string().contains(API_KEY));
+            receivers.push((kind, receiver, created["id"].as_str().unwrap().to_string()));
+        }
+        ingest_audit(&app, "a", 30).await;
+        for (kind, receiver, id) in &receivers {
+            let s = status_until(&app, id, "failing on 500", |s| s["state"] == "failing").await;
+            assert!(
+                s["lastError"].as_str().unwrap().contains("500"),
+                "{kind}: {s}"
+            );
+            receiver.fail(Failure::RetryAfter(0));
+        }
+        ingest_audit(&app, "b", 30).await;
+        for (_, receiver, _) in &receivers {
+            receiver.fail(Failure::None);
+        }
+        for (kind, receiver, id) in &receivers {
+            let n = all_delivered(&ts, receiver).await;
+            assert_in_order_without_gaps(&receiver.leaves(), n);
+            let s = status_until(&app, id, "caught up", |s| {
+                s["lagEvents"] == 0 && s["state"] == "active"
+            })
+            .await;
+            assert!(s["delivered"].as_u64().unwrap() >= n, "{kind}: {s}");
+            let first = &receiver.received()[0];
+            assert_eq!(
+                (first["leafIndex"].as_u64(), first["workspaceId"].as_str()),
+                (Some(0), Some(WS)),
+                "{kind}"
+            );
+        }
+        // Bad credentials are permanent: the stream stops, visibly.
+        for (kind, config) in [
+            ("splunk", json!({"config": {"token": "wrong"}})),
+            ("datadog", json!({"config": {"apiKey": "wrong"}})),
+        ] {
+            let (_, _, id) = receivers.iter().find(|r| r.0 == kind).unwrap();
+            json_of(
+                call(
+                    &app,
+                    reqwest::Method::PATCH,
+                    &format!("/{id}"),
+                    Some(config),
+                )
+                .await,
+                200,
+            )
+            .await;
+        }
+        ingest_audit(&app, "c", 5).await;
+        for (kind, _, id) in &receivers {
+            let s = status_until(&app, id, "stopped", |s| s["state"] == "stopped").await;
+            let code = if *kind == "splunk" { "401" } else { "403" };
+            assert!(
+                s["lastError"].as_str().unwrap().contains(code),
+                "{kind}: {s}"
+            );
+        }
+        ts
+    })
+    .await;
+}
