@@ -13,6 +13,7 @@ mod privacy;
 mod receivers;
 mod storage;
 mod stream_delivery;
+mod stream_objects;
 mod stream_storage;
 mod streams;
 mod support;
