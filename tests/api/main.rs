@@ -14,6 +14,7 @@ mod receivers;
 mod storage;
 mod stream_delivery;
 mod stream_objects;
+mod stream_replicas;
 mod stream_storage;
 mod streams;
 mod support;
