@@ -3,7 +3,8 @@
 //! HMAC-signed HTTPS webhook. Pure: `config` (validation of a stream's settings and its
 //! destination), `seal` (secrets at rest), `record` (the delivered record and each kind's
 //! request body or object), `sign` (webhook signatures), `retry` (which outcomes are retried,
-//! split or permanent, and the backoff). Shells: `sink` (one request or object per batch),
+//! split or permanent, and the backoff). Shells: `sink` (one request or object per batch), `splunk` (HEC with indexer
+//! acknowledgement),
 //! `worker` (leases, cursors and status in the store) and `status` (lag for the API and
 //! `/metrics`).
 
@@ -13,6 +14,7 @@ pub mod retry;
 pub mod seal;
 pub mod sign;
 pub mod sink;
+pub mod splunk;
 pub mod status;
 pub mod worker;
 

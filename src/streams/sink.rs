@@ -24,11 +24,7 @@ pub enum Sink {
         url: String,
         secret: Vec<u8>,
     },
-    Splunk {
-        url: String,
-        token: String,
-        fields: SplunkFields,
-    },
+    Splunk(super::splunk::Hec),
     Datadog {
         url: String,
         api_key: String,
@@ -47,14 +43,14 @@ pub struct Attempt {
 }
 
 impl Attempt {
-    fn delivered() -> Self {
+    pub(super) fn delivered() -> Self {
         Attempt {
             verdict: Verdict::Delivered,
             reason: None,
         }
     }
 
-    fn failed(verdict: Verdict, reason: String) -> Self {
+    pub(super) fn failed(verdict: Verdict, reason: String) -> Self {
         Attempt {
             verdict,
             reason: Some(reason),
@@ -97,14 +93,14 @@ impl Sink {
                 url: text("url"),
                 secret: text("secret").into_bytes(),
             },
-            Kind::Splunk => Sink::Splunk {
-                url: format!("{}/services/collector/event", text("url")),
-                token: text("token"),
-                fields: SplunkFields {
+            Kind::Splunk => Sink::Splunk(super::splunk::Hec::new(
+                text("url"),
+                text("token"),
+                SplunkFields {
                     index: s.text("index").map(str::to_string),
                     sourcetype: s.text("sourcetype").map(str::to_string),
                 },
-            },
+            )),
             Kind::Datadog => {
                 let base = s
                     .text("url")
@@ -144,14 +140,7 @@ impl Sink {
                     .body(body);
                 post(request).await
             }
-            Sink::Splunk { url, token, fields } => {
-                let request = client
-                    .post(url)
-                    .header("authorization", format!("Splunk {token}"))
-                    .header("content-type", "application/json")
-                    .body(record::splunk_body(items, fields));
-                post(request).await
-            }
+            Sink::Splunk(hec) => hec.send(client, items).await,
             Sink::Datadog { url, api_key } => {
                 for body in record::datadog_bodies(items) {
                     let request = client
@@ -182,6 +171,16 @@ impl Sink {
 }
 
 async fn post(request: reqwest::RequestBuilder) -> Attempt {
+    match post_response(request).await {
+        Ok(_) => Attempt::delivered(),
+        Err(attempt) => attempt,
+    }
+}
+
+/// Sends a request: the response when it succeeded, else the failed attempt.
+pub(super) async fn post_response(
+    request: reqwest::RequestBuilder,
+) -> Result<reqwest::Response, Attempt> {
     match request.send().await {
         Ok(response) => {
             let status = response.status().as_u16();
@@ -192,7 +191,7 @@ async fn post(request: reqwest::RequestBuilder) -> Attempt {
                 .map(str::to_string);
             let verdict = classify(status, retry_after.as_deref(), jiff::Timestamp::now());
             if verdict == Verdict::Delivered {
-                return Attempt::delivered();
+                return Ok(response);
             }
             let body: String = response
                 .text()
@@ -201,16 +200,16 @@ async fn post(request: reqwest::RequestBuilder) -> Attempt {
                 .chars()
                 .take(200)
                 .collect();
-            Attempt::failed(
+            Err(Attempt::failed(
                 verdict,
                 format!("the receiver answered {status}: {}", body.trim()),
-            )
+            ))
         }
         // Timeouts, refused or dropped connections: all worth another try.
-        Err(e) => Attempt::failed(
+        Err(e) => Err(Attempt::failed(
             Verdict::Retry { after: None },
             format!("cannot reach the receiver: {}", error_chain(&e)),
-        ),
+        )),
     }
 }
 

@@ -44,6 +44,17 @@ struct Shared {
     /// Records per accepted request.
     batch_sizes: Mutex<Vec<usize>>,
     bad_signatures: AtomicU64,
+    /// Splunk indexer acknowledgement, when enabled.
+    acks: Mutex<Option<Acks>>,
+}
+
+/// Batches HEC accepted but has not confirmed as indexed: by ack id, the records and how often
+/// the id was asked about. A batch is confirmed (and counts as received) on the second ask.
+#[derive(Default)]
+struct Acks {
+    next: u64,
+    pending: std::collections::HashMap<u64, (Vec<Value>, u32)>,
+    polls: u64,
 }
 
 /// A running receiver.
@@ -72,6 +83,7 @@ impl Receiver {
         let app = axum::Router::new()
             .route("/hook", post(webhook))
             .route("/services/collector/event", post(splunk))
+            .route("/services/collector/ack", post(splunk_ack))
             .route("/api/v2/logs", post(datadog))
             .with_state(self.shared.clone());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -129,6 +141,21 @@ impl Receiver {
 
     pub fn batch_sizes(&self) -> Vec<usize> {
         self.shared.batch_sizes.lock().unwrap().clone()
+    }
+
+    /// Makes the Splunk endpoint acknowledge indexing by id, as HEC does when enabled.
+    pub fn enable_acks(&self) {
+        *self.shared.acks.lock().unwrap() = Some(Acks::default());
+    }
+
+    /// How often the acknowledgement endpoint was asked.
+    pub fn ack_polls(&self) -> u64 {
+        self.shared
+            .acks
+            .lock()
+            .unwrap()
+            .as_ref()
+            .map_or(0, |a| a.polls)
     }
 
     pub fn bad_signatures(&self) -> u64 {
@@ -216,10 +243,56 @@ async fn splunk(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byt
         assert_eq!(e["sourcetype"], "tally:audit");
         assert!(e["time"].is_number());
     }
-    accept(
-        &shared,
-        events.into_iter().map(|e| e["event"].clone()).collect(),
-    )
+    let records: Vec<Value> = events.into_iter().map(|e| e["event"].clone()).collect();
+    let mut acks = shared.acks.lock().unwrap();
+    let Some(acks) = acks.as_mut() else {
+        drop(acks);
+        return accept(&shared, records);
+    };
+    if headers.get("x-splunk-request-channel").is_none() {
+        return (
+            StatusCode::BAD_REQUEST,
+            r#"{"text":"Data channel is missing","code":10}"#,
+        )
+            .into_response();
+    }
+    let id = acks.next;
+    acks.next += 1;
+    acks.pending.insert(id, (records, 0));
+    axum::Json(serde_json::json!({"text": "Success", "code": 0, "ackId": id})).into_response()
+}
+
+async fn splunk_ack(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    let asked: Value = serde_json::from_slice(&body).unwrap();
+    let mut answer = serde_json::Map::new();
+    let mut confirmed = Vec::new();
+    {
+        let mut acks = shared.acks.lock().unwrap();
+        let acks = acks.as_mut().expect("acknowledgement enabled");
+        acks.polls += 1;
+        for id in asked["acks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap())
+        {
+            let done = match acks.pending.get_mut(&id) {
+                Some((_, polls)) => {
+                    *polls += 1;
+                    *polls >= 2
+                }
+                None => false,
+            };
+            if done {
+                confirmed.push(acks.pending.remove(&id).unwrap().0);
+            }
+            answer.insert(id.to_string(), Value::Bool(done));
+        }
+    }
+    for records in confirmed {
+        accept(&shared, records);
+    }
+    axum::Json(serde_json::json!({"acks": answer})).into_response()
 }
 
 async fn datadog(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {

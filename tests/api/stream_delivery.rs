@@ -450,3 +450,31 @@ async fn splunk_and_datadog_receive_every_record_through_failures() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn splunk_batches_count_only_once_indexing_is_acknowledged() {
+    each_store(|ts| async move {
+        let receiver = Receiver::start().await;
+        receiver.enable_acks();
+        let app = spawn(&ts).await;
+        let _worker = start_worker(&ts);
+        let config = json!({"url": receiver.base, "token": TOKEN});
+        let created = json_of(
+            create_stream(&app, json!({"kind": "splunk", "config": config})).await,
+            201,
+        )
+        .await;
+        let id = created["id"].as_str().unwrap().to_string();
+        ingest_audit(&app, "acked", 60).await;
+        let n = all_delivered(&ts, &receiver).await;
+        assert_eq!(receiver.leaves(), (0..n).collect::<Vec<_>>());
+        assert!(
+            receiver.ack_polls() >= 2 * receiver.batch_sizes().len() as u64,
+            "each batch confirmed on a second ask"
+        );
+        let s = status_until(&app, &id, "caught up", |s| s["lagEvents"] == 0).await;
+        assert_eq!(s["state"], "active");
+        ts
+    })
+    .await;
+}

@@ -292,3 +292,58 @@ async fn bad_input_is_refused_naming_the_field_and_only_enterprise_admins_manage
     })
     .await;
 }
+
+/// The README's webhook verification example, run as written against tally's signatures.
+#[tokio::test]
+async fn the_readme_webhook_verification_example_accepts_tally_signatures() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let start = readme
+        .find("    import hashlib, hmac, time")
+        .expect("the example");
+    let end = start
+        + readme[start..]
+            .find("    # In the handler")
+            .expect("its end");
+    let example: String = readme[start..end]
+        .lines()
+        .map(|l| format!("{}\n", l.strip_prefix("    ").unwrap_or(l)))
+        .collect();
+    let body = br#"{"records":[{"id":"e1","leafIndex":0,"workspaceId":"acme","event":{}}]}"#;
+    let now = jiff::Timestamp::now().as_second();
+    let cases = [
+        (
+            tally::streams::sign::signature(SECRET.as_bytes(), now, body),
+            "True",
+        ),
+        (
+            tally::streams::sign::signature(b"other", now, body),
+            "False",
+        ),
+        (
+            tally::streams::sign::signature(SECRET.as_bytes(), now - 600, body),
+            "False",
+        ),
+    ];
+    for (header, expected) in cases {
+        let script = format!(
+            "{example}\nimport sys\nprint(verify({secret:?}.encode(), {header:?}, sys.stdin.buffer.read()))\n",
+            secret = SECRET
+        );
+        let mut child = std::process::Command::new("python3")
+            .args(["-c", &script])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3 runs the example");
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(body).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success());
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            expected,
+            "{header}"
+        );
+    }
+}
