@@ -58,14 +58,15 @@ impl Attempt {
     }
 }
 
-/// The HTTP client every stream shares: timeouts, no redirects (a redirect could lead a
+/// The HTTP client every stream shares: a request taking longer than `timeout` fails (and is
+/// retried); connection timeouts, no redirects (a redirect could lead a
 /// delivery to an address the destination check refused), proxies from the environment.
 ///
 /// # Errors
 /// When the TLS backend cannot start.
-pub fn http_client() -> Result<reqwest::Client, String> {
+pub fn http_client(timeout: Duration) -> Result<reqwest::Client, String> {
     reqwest::Client::builder()
-        .timeout(REQUEST_TIMEOUT)
+        .timeout(timeout)
         .connect_timeout(Duration::from_secs(10))
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("tally/", env!("CARGO_PKG_VERSION")))

@@ -31,6 +31,8 @@ pub struct WorkerSettings {
     pub poll: Duration,
     /// Most records per batch.
     pub batch: usize,
+    /// How long an HTTP request may take before it counts as a timeout (retried).
+    pub timeout: Duration,
     pub backoff: Backoff,
     pub allow_private: bool,
     /// The key stream secrets are sealed with.
@@ -47,6 +49,7 @@ impl WorkerSettings {
             lease: Duration::from_secs(15),
             poll: Duration::from_millis(500),
             batch: 500,
+            timeout: super::sink::REQUEST_TIMEOUT,
             backoff: Backoff::default(),
             allow_private,
             key,
@@ -81,7 +84,7 @@ pub type Gauges = Arc<Mutex<HashMap<String, Gauge>>>;
 /// Runs the worker until the task is dropped.
 pub async fn run(store: SharedStore, settings: WorkerSettings, gauges: Gauges) {
     let settings = Arc::new(settings);
-    let client = match super::sink::http_client() {
+    let client = match super::sink::http_client(settings.timeout) {
         Ok(c) => c,
         Err(e) => {
             tracing::error!(error = %e, "log streams cannot start their HTTP client");
@@ -348,7 +351,7 @@ pub async fn send_test(stream: &StoredStream, settings: &config::Settings) -> Op
         Ok(sink) => sink,
         Err(e) => return Some(e),
     };
-    let client = match super::sink::http_client() {
+    let client = match super::sink::http_client(super::sink::REQUEST_TIMEOUT) {
         Ok(client) => client,
         Err(e) => return Some(e),
     };

@@ -29,6 +29,7 @@ pub fn fast_settings(ts: &TestStore, owner: &str) -> WorkerSettings {
         lease: Duration::from_secs(3),
         poll: Duration::from_millis(50),
         batch: 25,
+        timeout: Duration::from_millis(500),
         backoff: Backoff {
             base: Duration::from_millis(10),
             cap: Duration::from_millis(200),
@@ -236,6 +237,15 @@ async fn an_outage_throttling_and_dropped_connections_lose_nothing() {
         })
         .await;
         status_until(&app, &id, "failing", |s| s["state"] == "failing").await;
+
+        receiver.fail(Failure::Slow(Duration::from_secs(2)));
+        let s = status_until(&app, &id, "a timeout", |s| {
+            s["lastError"]
+                .as_str()
+                .is_some_and(|e| e.contains("timed out"))
+        })
+        .await;
+        assert_eq!(s["state"], "failing");
 
         receiver.fail(Failure::Slow(Duration::from_millis(100)));
         ingest_audit(&app, "after", 20).await;

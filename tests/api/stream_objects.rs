@@ -164,6 +164,11 @@ async fn s3_objects_hold_every_record_and_a_missing_bucket_stops_the_stream() {
             );
             let leaves = until_complete(&ts, || s3_objects(&store)).await;
             assert_eq!(leaves, (0..leaves.len() as u64).collect::<Vec<_>>(), "once each");
+            let tested = json_of(call(&app, reqwest::Method::POST, &format!("/{id}/test"), None).await, 200).await;
+            assert_eq!(tested, json!({"delivered": true, "error": null}));
+            let test_prefix = format!("{PREFIX}/{WS}/test").into();
+            let listed: Vec<_> = store.list(Some(&test_prefix)).collect().await;
+            assert_eq!(listed.len(), 1, "the test record's object");
             ts
         }
     })
