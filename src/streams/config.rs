@@ -253,9 +253,8 @@ fn prefix(text: &str) -> Result<String, String> {
 /// Checks a destination URL: https, with a host, without credentials in it; loopback, private
 /// and link-local addresses (and `localhost`), and plain http to them, only when allowed.
 ///
-/// Names are checked as written, not resolved: an operator who must also keep public names
-/// that resolve to private addresses out sends deliveries through an egress proxy
-/// (`HTTPS_PROXY`) that enforces it.
+/// Names are checked as written here; at delivery they resolve to public addresses only
+/// (`resolve::PublicOnly`), unless a proxy (`HTTPS_PROXY`) carries the deliveries.
 ///
 /// # Errors
 /// A reason naming what is wrong.
@@ -292,7 +291,10 @@ enum Host {
 impl Host {
     fn is_private(&self) -> bool {
         match self {
-            Host::Name(name) => name == "localhost" || name.ends_with(".localhost"),
+            Host::Name(name) => {
+                let name = name.trim_end_matches('.');
+                name == "localhost" || name.ends_with(".localhost")
+            }
             Host::Ip(ip) => ip_is_private(ip),
         }
     }

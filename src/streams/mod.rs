@@ -3,13 +3,13 @@
 //! HMAC-signed HTTPS webhook. Pure: `config` (validation of a stream's settings and its
 //! destination), `seal` (secrets at rest), `record` (the delivered record and each kind's
 //! request body or object), `sign` (webhook signatures), `retry` (which outcomes are retried,
-//! split or permanent, and the backoff). Shells: `sink` (one request or object per batch), `splunk` (HEC with indexer
-//! acknowledgement),
-//! `worker` (leases, cursors and status in the store) and `status` (lag for the API and
-//! `/metrics`).
+//! split or permanent, and the backoff), `status` (lag). Shells: `sink` (one request or object
+//! per batch), `splunk` (HEC with indexer acknowledgement), `resolve` (names to public
+//! addresses only) and `worker` (leases, cursors and status in the store).
 
 pub mod config;
 pub mod record;
+pub mod resolve;
 pub mod retry;
 pub mod seal;
 pub mod sign;

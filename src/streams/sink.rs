@@ -59,19 +59,26 @@ impl Attempt {
 }
 
 /// The HTTP client every stream shares: a request taking longer than `timeout` fails (and is
-/// retried); connection timeouts, no redirects (a redirect could lead a
-/// delivery to an address the destination check refused), proxies from the environment.
+/// retried); no redirects (a redirect could lead a delivery to an address the destination
+/// check refused); proxies from the environment. Unless `allow_private`, names resolve to
+/// public addresses only, except through a proxy, whose own name is the operator's to choose
+/// and whose egress policy then applies.
 ///
 /// # Errors
 /// When the TLS backend cannot start.
-pub fn http_client(timeout: Duration) -> Result<reqwest::Client, String> {
-    reqwest::Client::builder()
+pub fn http_client(timeout: Duration, allow_private: bool) -> Result<reqwest::Client, String> {
+    let mut builder = reqwest::Client::builder()
         .timeout(timeout)
         .connect_timeout(Duration::from_secs(10))
         .redirect(reqwest::redirect::Policy::none())
-        .user_agent(concat!("tally/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| e.to_string())
+        .user_agent(concat!("tally/", env!("CARGO_PKG_VERSION")));
+    let proxied = ["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some_and(|v| !v.is_empty()));
+    if !allow_private && !proxied {
+        builder = builder.dns_resolver(std::sync::Arc::new(super::resolve::PublicOnly));
+    }
+    builder.build().map_err(|e| e.to_string())
 }
 
 impl Sink {

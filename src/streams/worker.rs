@@ -84,7 +84,7 @@ pub type Gauges = Arc<Mutex<HashMap<String, Gauge>>>;
 /// Runs the worker until the task is dropped.
 pub async fn run(store: SharedStore, settings: WorkerSettings, gauges: Gauges) {
     let settings = Arc::new(settings);
-    let client = match super::sink::http_client(settings.timeout) {
+    let client = match super::sink::http_client(settings.timeout, settings.allow_private) {
         Ok(c) => c,
         Err(e) => {
             tracing::error!(error = %e, "log streams cannot start their HTTP client");
@@ -342,7 +342,11 @@ fn failed(s: &StoredStream, state: State, reason: String) -> StreamProgress {
 }
 
 /// Sends one test record through a stream's sink now; `None` when it was delivered, else why.
-pub async fn send_test(stream: &StoredStream, settings: &config::Settings) -> Option<String> {
+pub async fn send_test(
+    stream: &StoredStream,
+    settings: &config::Settings,
+    allow_private: bool,
+) -> Option<String> {
     let kind: Kind = match stream.kind.parse() {
         Ok(kind) => kind,
         Err(e) => return Some(e),
@@ -351,7 +355,7 @@ pub async fn send_test(stream: &StoredStream, settings: &config::Settings) -> Op
         Ok(sink) => sink,
         Err(e) => return Some(e),
     };
-    let client = match super::sink::http_client(super::sink::REQUEST_TIMEOUT) {
+    let client = match super::sink::http_client(super::sink::REQUEST_TIMEOUT, allow_private) {
         Ok(client) => client,
         Err(e) => return Some(e),
     };

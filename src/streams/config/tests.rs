@@ -110,6 +110,7 @@ fn destinations_must_be_https_and_public_unless_allowed() {
         "https://[::ffff:127.0.0.1]/",
         "https://localhost:8443/",
         "https://api.localhost/",
+        "https://localhost./",
         "https://user:pw@siem.example.com/",
         "https://siem.example.com/in?token=x",
         "not a url",

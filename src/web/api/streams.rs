@@ -352,7 +352,7 @@ pub async fn test(
         .map_err(|e: String| ApiError::Internal(StoreError::Corrupt(e)))?;
     let stored = settings_of(&s, &seal::key(&state.config)?)?;
     let error = match config::check(kind, &stored.merged(), state.config.streams_allow_private) {
-        Ok(settings) => send_test(&s, &settings).await,
+        Ok(settings) => send_test(&s, &settings, state.config.streams_allow_private).await,
         Err(errors) => Some(format!(
             "the stream's settings are refused: {}",
             errors[0].field
