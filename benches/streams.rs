@@ -20,7 +20,8 @@ use tally::config::{Config, Layers};
 use tally::model::{Plan, Privacy, Workspace};
 use tally::storage::SharedStore;
 use tally::storage::streams::StoredStream;
-use tally::streams::worker::{Gauges, WorkerSettings, run, seal_secrets};
+use tally::streams::seal::seal_map;
+use tally::streams::worker::{Gauges, WorkerSettings, run};
 
 const WS: &str = "bench";
 
@@ -163,7 +164,7 @@ async fn deliver(
         id: id.clone(),
         kind: kind.into(),
         config: Value::Object(settings.public.clone()).to_string(),
-        secrets: seal_secrets(&key, WS, &id, &settings.secrets).expect("sealed"),
+        secrets: seal_map(&key, WS, &id, &settings.secrets).expect("sealed"),
         state: "active".into(),
         cursor: 0,
         checkpoint_cursor: 0,

@@ -1,13 +1,16 @@
 //! Log streams: every audit log record of a workspace delivered, in leaf order and at least
 //! once, to a SIEM (Datadog logs intake, Splunk HEC), an object store (S3, GCS) or an
 //! HMAC-signed HTTPS webhook. Pure: `config` (validation of a stream's settings and its
-//! destination), `seal` (secrets at rest), `record` (the delivered record and each kind's
+//! destination), `seal` (secrets at rest), `batch` (records and checkpoints in order), `record` (the delivered record and each kind's
 //! request body or object), `sign` (webhook signatures), `retry` (which outcomes are retried,
 //! split or permanent, and the backoff), `status` (lag). Shells: `sink` (one request or object
 //! per batch), `splunk` (HEC with indexer acknowledgement), `resolve` (names to public
-//! addresses only) and `worker` (leases, cursors and status in the store).
+//! addresses only), `probe` (the test record) and `worker` (leases, cursors and status in
+//! the store).
 
+pub mod batch;
 pub mod config;
+pub mod probe;
 pub mod record;
 pub mod resolve;
 pub mod retry;

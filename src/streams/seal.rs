@@ -81,6 +81,20 @@ pub fn open(
     Ok(plain.to_vec())
 }
 
+/// Seals a stream's secrets for storage.
+///
+/// # Errors
+/// When no random nonce can be had.
+pub fn seal_map(
+    key: &[u8; 32],
+    workspace: &str,
+    id: &str,
+    secrets: &serde_json::Map<String, serde_json::Value>,
+) -> Result<Vec<u8>, SealError> {
+    let plain = serde_json::Value::Object(secrets.clone()).to_string();
+    seal(key, workspace, id, plain.as_bytes())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,10 +11,11 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::record::{self, Item};
+use super::batch::{self, Batch};
+use super::record;
 use super::retry::{Backoff, Verdict};
 use super::sink::Sink;
-use super::{Kind, State, config, seal, settings_of};
+use super::{Kind, State, config, settings_of};
 use crate::storage::SharedStore;
 use crate::storage::StoreError;
 use crate::storage::audit::{AuditFilter, AuditOrder};
@@ -133,14 +134,6 @@ struct Delivery {
     gauges: Gauges,
 }
 
-/// A batch and where it leaves the cursors.
-struct Batch {
-    items: Vec<Item>,
-    records: u64,
-    cursor: u64,
-    checkpoint_cursor: u64,
-}
-
 impl Delivery {
     fn lease(&self) -> Lease<'_> {
         let now = jiff::Timestamp::now().as_microsecond();
@@ -250,47 +243,14 @@ impl Delivery {
         limit: usize,
     ) -> Result<Option<Batch>, StoreError> {
         let ws = s.workspace_id.as_str();
-        let after = s.cursor.checked_sub(1);
+        let order = AuditOrder::LeafOrder(s.cursor.checked_sub(1));
         let entries = self
             .store
-            .audit_search(
-                ws,
-                &AuditFilter::default(),
-                AuditOrder::LeafOrder(after),
-                limit,
-            )
+            .audit_search(ws, &AuditFilter::default(), order, limit)
             .await?;
-        let cursor = entries.last().map_or(s.cursor, |e| e.leaf_index + 1);
-        let checkpoints: Vec<_> = self
-            .store
-            .audit_checkpoints(ws)
-            .await?
-            .into_iter()
-            .filter(|c| c.tree_size > s.checkpoint_cursor && c.tree_size <= cursor)
-            .collect();
-        if entries.is_empty() && checkpoints.is_empty() {
-            return Ok(None);
-        }
-        let mut items = Vec::with_capacity(entries.len() + checkpoints.len());
-        let mut pending = checkpoints.iter().peekable();
-        while let Some(c) = pending.next_if(|c| c.tree_size <= s.cursor) {
-            items.push(record::checkpoint(ws, c));
-        }
-        for entry in &entries {
-            items.push(record::record(ws, entry).map_err(|e| StoreError::Corrupt(e.to_string()))?);
-            while let Some(c) = pending.next_if(|c| c.tree_size <= entry.leaf_index + 1) {
-                items.push(record::checkpoint(ws, c));
-            }
-        }
-        let checkpoint_cursor = checkpoints
-            .last()
-            .map_or(s.checkpoint_cursor, |c| c.tree_size);
-        Ok(Some(Batch {
-            items,
-            records: entries.len() as u64,
-            cursor,
-            checkpoint_cursor,
-        }))
+        let checkpoints = self.store.audit_checkpoints(ws).await?;
+        batch::assemble(ws, s.cursor, s.checkpoint_cursor, &entries, &checkpoints)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))
     }
 
     async fn gauge(&self, s: &StoredStream, batch: Option<&Batch>) -> Result<(), StoreError> {
@@ -339,54 +299,4 @@ fn failed(s: &StoredStream, state: State, reason: String) -> StreamProgress {
         last_success_at: None,
         last_error: Some(reason),
     }
-}
-
-/// Sends one test record through a stream's sink now; `None` when it was delivered, else why.
-pub async fn send_test(
-    stream: &StoredStream,
-    settings: &config::Settings,
-    allow_private: bool,
-) -> Option<String> {
-    let kind: Kind = match stream.kind.parse() {
-        Ok(kind) => kind,
-        Err(e) => return Some(e),
-    };
-    let sink = match Sink::new(kind, settings) {
-        Ok(sink) => sink,
-        Err(e) => return Some(e),
-    };
-    let client = match super::sink::http_client(super::sink::REQUEST_TIMEOUT, allow_private) {
-        Ok(client) => client,
-        Err(e) => return Some(e),
-    };
-    let now = jiff::Timestamp::now();
-    let test_id = format!("test_{}", crate::access::random_hex(8).unwrap_or_default());
-    let event = serde_json::json!({
-        "id": test_id, "action": "stream.test", "occurredAt": now.to_string(),
-        "actor": {"type": "system", "id": "tally", "name": "tally"},
-        "targets": [{"type": "log_stream", "id": stream.id}],
-        "context": {"location": "internal"}, "metadata": {"actor_type": "system"},
-    });
-    let item = Item {
-        leaf: None,
-        json: serde_json::json!({"id": test_id, "leafIndex": null, "workspaceId": stream.workspace_id, "test": true, "event": event}).to_string(),
-        at: now.as_microsecond(),
-    };
-    let prefix = sink.prefix().map(|p| format!("{p}/")).unwrap_or_default();
-    let name = format!("{prefix}{}/test/{test_id}.jsonl.gz", stream.workspace_id);
-    sink.send(&client, &name, &[item]).await.reason
-}
-
-/// Seals a stream's secrets for storage.
-///
-/// # Errors
-/// When no random nonce can be had.
-pub fn seal_secrets(
-    key: &[u8; 32],
-    workspace: &str,
-    id: &str,
-    secrets: &serde_json::Map<String, serde_json::Value>,
-) -> Result<Vec<u8>, seal::SealError> {
-    let plain = serde_json::Value::Object(secrets.clone()).to_string();
-    seal::seal(key, workspace, id, plain.as_bytes())
 }

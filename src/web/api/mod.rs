@@ -6,6 +6,7 @@ mod audit;
 pub use admin::{key_json, settings_json};
 pub(crate) use audit::csv_body as audit_csv_body;
 mod ingest;
+mod stream_actions;
 mod stream_routes;
 mod streams;
 mod usage;

@@ -3,7 +3,7 @@
 use axum::http::Method;
 use serde_json::{Value, json};
 
-use super::streams;
+use super::{stream_actions, streams};
 use crate::web::AppState;
 use crate::web::openapi::{Api, Caller, RouteDoc};
 
@@ -84,7 +84,7 @@ pub fn routes(api: Api<AppState>) -> Api<AppState> {
             ok: (204, "Deleted", Value::Null),
             errors: ERRORS,
         })
-        .route(Method::POST, "/api/v1/w/{wId}/audit/streams/{id}/test", streams::test, RouteDoc {
+        .route(Method::POST, "/api/v1/w/{wId}/audit/streams/{id}/test", stream_actions::test, RouteDoc {
             summary: "Send a test record",
             description: "Sends one record {\"id\", \"leafIndex\": null, \"workspaceId\", \"test\": true, \"event\"} with action stream.test through the stream now (S3/GCS: <prefix>/<wId>/test/<id>.jsonl.gz), outside the log and the cursor.",
             caller: ADMIN,
@@ -93,7 +93,7 @@ pub fn routes(api: Api<AppState>) -> Api<AppState> {
             ok: (200, "Whether the receiver accepted it", json!({"type": "object", "properties": {"delivered": {"type": "boolean"}, "error": {"type": ["string", "null"]}}})),
             errors: ERRORS,
         })
-        .route(Method::POST, "/api/v1/w/{wId}/audit/streams/{id}/pause", streams::pause, RouteDoc {
+        .route(Method::POST, "/api/v1/w/{wId}/audit/streams/{id}/pause", stream_actions::pause, RouteDoc {
             summary: "Pause a log stream",
             description: "Nothing is delivered until resumed; records wait at the cursor.",
             caller: ADMIN,
@@ -102,7 +102,7 @@ pub fn routes(api: Api<AppState>) -> Api<AppState> {
             ok: (200, "Stream", stream_schema()),
             errors: ERRORS,
         })
-        .route(Method::POST, "/api/v1/w/{wId}/audit/streams/{id}/resume", streams::resume, RouteDoc {
+        .route(Method::POST, "/api/v1/w/{wId}/audit/streams/{id}/resume", stream_actions::resume, RouteDoc {
             summary: "Resume a log stream",
             description: "A paused or stopped stream delivers again from its cursor; the last error is cleared.",
             caller: ADMIN,

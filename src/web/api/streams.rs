@@ -1,4 +1,4 @@
-//! Log stream routes: create, list, read, change, delete, pause, resume and test a workspace's
+//! Log stream routes: create, list, read, change and delete a workspace's
 //! streams. Admin-role keys of enterprise workspaces only; secrets are write-only; every
 //! change is recorded in the audit log (`stream.created`, `stream.updated`, ...).
 
@@ -16,7 +16,6 @@ use crate::storage::streams::StoredStream;
 use crate::storage::{ApiKey, StoreError};
 use crate::streams::seal::{self, SealError};
 use crate::streams::status::{lag, stream_json};
-use crate::streams::worker::{seal_secrets, send_test};
 use crate::streams::{Kind, State as StreamState, StoredError, config, public_of, settings_of};
 use crate::web::AppState;
 use crate::web::auth::{Client, require_workspace};
@@ -43,7 +42,7 @@ impl From<StoredError> for ApiError {
 }
 
 /// Authorizes an admin key of an enterprise workspace.
-async fn admin(
+pub(super) async fn admin(
     state: &AppState,
     headers: &HeaderMap,
     workspace: &str,
@@ -58,7 +57,7 @@ async fn admin(
     Ok((key, ws))
 }
 
-async fn find(state: &AppState, workspace: &str, id: &str) -> ApiResult<StoredStream> {
+pub(super) async fn find(state: &AppState, workspace: &str, id: &str) -> ApiResult<StoredStream> {
     state
         .store
         .stream(workspace, id)
@@ -67,7 +66,7 @@ async fn find(state: &AppState, workspace: &str, id: &str) -> ApiResult<StoredSt
 }
 
 /// The stream as the API shows it, with its lag.
-async fn view(state: &AppState, s: &StoredStream) -> ApiResult<Value> {
+pub(super) async fn view(state: &AppState, s: &StoredStream) -> ApiResult<Value> {
     let ws = s.workspace_id.as_str();
     let tree_size = state.store.audit_tree_size(ws).await?;
     let after = s.cursor.checked_sub(1);
@@ -85,7 +84,7 @@ async fn view(state: &AppState, s: &StoredStream) -> ApiResult<Value> {
     ))
 }
 
-async fn record(
+pub(super) async fn record(
     state: &AppState,
     ws: &Workspace,
     action: &'static str,
@@ -197,7 +196,7 @@ pub async fn create(
         id: id.clone(),
         kind: kind.as_str().into(),
         config: Value::Object(settings.public.clone()).to_string(),
-        secrets: seal_secrets(
+        secrets: seal::seal_map(
             &seal::key(&state.config)?,
             &workspace,
             &id,
@@ -252,7 +251,7 @@ pub async fn patch(
         let settings = config::check(kind, &merged, state.config.streams_allow_private)
             .map_err(ApiError::fields)?;
         let public = Value::Object(settings.public).to_string();
-        let sealed = seal_secrets(&key, &workspace, &id, &settings.secrets)?;
+        let sealed = seal::seal_map(&key, &workspace, &id, &settings.secrets)?;
         let now = jiff::Timestamp::now().as_microsecond();
         if !state
             .store
@@ -285,80 +284,4 @@ pub async fn delete(
     }
     record(&state, &ws, "stream.deleted", &caller, &s, origin).await;
     Ok(StatusCode::NO_CONTENT)
-}
-
-async fn set_state(
-    state: AppState,
-    workspace: String,
-    id: String,
-    origin: Origin,
-    headers: HeaderMap,
-    to: StreamState,
-) -> ApiResult<axum::Json<Value>> {
-    let (caller, ws) = admin(&state, &headers, &workspace).await?;
-    let now = jiff::Timestamp::now().as_microsecond();
-    let resume = to == StreamState::Active;
-    if !state
-        .store
-        .stream_set_state(&workspace, &id, to.as_str(), resume, now)
-        .await?
-    {
-        return Err(ApiError::NotFound(format!(
-            "no log stream {id:?} in this workspace"
-        )));
-    }
-    let s = find(&state, &workspace, &id).await?;
-    let action = if resume {
-        "stream.resumed"
-    } else {
-        "stream.paused"
-    };
-    record(&state, &ws, action, &caller, &s, origin).await;
-    Ok(axum::Json(view(&state, &s).await?))
-}
-
-/// `POST /api/v1/w/{wId}/audit/streams/{id}/pause`
-pub async fn pause(
-    State(state): State<AppState>,
-    Path((workspace, id)): Path<(String, String)>,
-    Client(origin): Client,
-    headers: HeaderMap,
-) -> ApiResult<axum::Json<Value>> {
-    set_state(state, workspace, id, origin, headers, StreamState::Paused).await
-}
-
-/// `POST /api/v1/w/{wId}/audit/streams/{id}/resume`: back to delivering from the cursor, the
-/// last error cleared.
-pub async fn resume(
-    State(state): State<AppState>,
-    Path((workspace, id)): Path<(String, String)>,
-    Client(origin): Client,
-    headers: HeaderMap,
-) -> ApiResult<axum::Json<Value>> {
-    set_state(state, workspace, id, origin, headers, StreamState::Active).await
-}
-
-/// `POST /api/v1/w/{wId}/audit/streams/{id}/test`: sends one test record now.
-pub async fn test(
-    State(state): State<AppState>,
-    Path((workspace, id)): Path<(String, String)>,
-    headers: HeaderMap,
-) -> ApiResult<axum::Json<Value>> {
-    admin(&state, &headers, &workspace).await?;
-    let s = find(&state, &workspace, &id).await?;
-    let kind: Kind = s
-        .kind
-        .parse()
-        .map_err(|e: String| ApiError::Internal(StoreError::Corrupt(e)))?;
-    let stored = settings_of(&s, &seal::key(&state.config)?)?;
-    let error = match config::check(kind, &stored.merged(), state.config.streams_allow_private) {
-        Ok(settings) => send_test(&s, &settings, state.config.streams_allow_private).await,
-        Err(errors) => Some(format!(
-            "the stream's settings are refused: {}",
-            errors[0].field
-        )),
-    };
-    Ok(axum::Json(
-        json!({"delivered": error.is_none(), "error": error}),
-    ))
 }
