@@ -125,3 +125,46 @@ async fn one_replica_delivers_a_stream_and_another_takes_over_when_it_dies() {
     replicas[survivor].wait().unwrap();
     ts.cleanup().await;
 }
+
+/// Deliveries go through the proxy the environment names, as an operator's fixed egress would.
+#[tokio::test]
+async fn deliveries_go_through_the_configured_proxy() {
+    let Some(ts) = postgres_store().await else {
+        return;
+    };
+    create_workspace(&ts.store, WS, Plan::Enterprise).await;
+    let admin = key(&ts.store, WS, Role::Admin, vec![]).await;
+    // The receiver answers proxy requests (absolute-form URIs) by their path.
+    let proxy = Receiver::start().await;
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let proxy_vars = [
+        ("TALLY_STREAMS_ALLOW_PRIVATE", "true"),
+        ("HTTP_PROXY", proxy.base.as_str()),
+        ("NO_PROXY", ""),
+    ];
+    let mut child = start_server_with(&ts, port, &proxy_vars);
+    wait_ready(&base).await;
+    // Nothing listens at the stream's own address: only the proxy can deliver.
+    let body =
+        json!({"kind": "https", "config": {"url": "http://127.0.0.1:9/hook", "secret": SECRET}});
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    let created = client
+        .post(format!("{base}/api/v1/w/{WS}/audit/streams"))
+        .bearer_auth(&admin)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    eventually(
+        Duration::from_secs(20),
+        "delivery through the proxy",
+        || proxy.leaves() == [0],
+    )
+    .await;
+    assert_eq!(proxy.received()[0]["event"]["action"], "stream.created");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    ts.cleanup().await;
+}
