@@ -1,6 +1,7 @@
 //! Two `tally serve` replicas on one PostgreSQL: each stream is delivered by one of them at a
 //! time (no record twice while both live), and when the holder is killed the other takes the
-//! stream over within the lease time and continues from the cursor without a gap.
+//! stream over within the lease time and continues from the cursor without a gap. Also with
+//! the real server: deliveries go through the proxy the environment names.
 
 use std::time::{Duration, Instant};
 
