@@ -309,6 +309,23 @@ async fn bad_credentials_stop_the_stream_visibly_until_resumed() {
             (Some("stopped"), Some(0)),
             "records wait at the cursor"
         );
+        // The console's settings page shows it too.
+        crate::console::seed(&ts, &app).await;
+        let mut browser = crate::console::Browser::new(&app);
+        browser
+            .login(crate::console::ADMIN, crate::console::PASSWORD)
+            .await;
+        let page = browser
+            .get(&format!("/w/{WS}/settings"))
+            .await
+            .text()
+            .await
+            .unwrap();
+        let section = &page[page.find("id=\"streams\"").expect("the streams section")..];
+        assert!(
+            section.contains(&id) && section.contains("stream-stopped") && section.contains("401"),
+            "{section}"
+        );
         let body = json!({"config": {"secret": SECRET}});
         json_of(
             call(&app, reqwest::Method::PATCH, &format!("/{id}"), Some(body)).await,
