@@ -214,8 +214,10 @@ impl Delivery {
             {
                 return Ok(());
             }
+            // The claim loop keeps renewing the lease of a failing stream meanwhile, so even a
+            // long Retry-After is waited out in full.
             if let Some(wait) = wait {
-                tokio::time::sleep(wait.min(self.settings.lease / 2)).await;
+                tokio::time::sleep(wait).await;
             }
         }
     }
