@@ -13,6 +13,7 @@ pub mod model;
 pub mod privacy;
 pub mod secret;
 pub mod storage;
+pub mod streams;
 pub mod telemetry;
 pub mod usage;
 pub mod web;

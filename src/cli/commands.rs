@@ -86,13 +86,23 @@ pub async fn serve_with(store: SharedStore, config: Config) -> anyhow::Result<()
     ));
     let retention = std::time::Duration::from_secs(config.export_retention_hours * 3600);
     let sweeper = tokio::spawn(sweep_exports(exports, retention));
+    let state = AppState::new(store.clone(), config.clone());
+    let streams = tokio::spawn(crate::streams::worker::run(
+        store.clone(),
+        crate::streams::worker::WorkerSettings::new(
+            crate::streams::worker::replica_name(addr),
+            crate::streams::seal::key(&config)?,
+            config.streams_allow_private,
+        ),
+        state.metrics.streams.clone(),
+    ));
     tracing::info!(%addr, store = store.backend(), "listening");
-    let state = AppState::new(store, config);
     let warmer = tokio::spawn(warm_analytics(state.clone()));
     let served = web::serve(listener, state).await;
     signer.abort();
     sweeper.abort();
     warmer.abort();
+    streams.abort();
     served?;
     Ok(())
 }

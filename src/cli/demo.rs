@@ -46,6 +46,7 @@ pub async fn run(global: &GlobalArgs, args: DemoArgs) -> anyhow::Result<()> {
         fill(&store, DEMO_WORKSPACE, options).await?;
         let events = fill_audit(&store, &config, args.days, args.seed).await?;
         eprintln!("audit log: {events} events, checkpoint signed");
+        demo_stream(&store, &config).await?;
     } else {
         eprintln!(
             "reusing the demo workspace in {}",
@@ -82,6 +83,38 @@ pub async fn run(global: &GlobalArgs, args: DemoArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     serve_with(store, config).await
+}
+
+/// A paused webhook log stream, so the API and the console show one; resuming it would send
+/// the whole log to an address that does not answer, and show it failing.
+async fn demo_stream(store: &SharedStore, config: &Config) -> anyhow::Result<()> {
+    use crate::streams::{config::check, seal};
+    let raw = serde_json::json!({"url": "https://siem.example.com/tally", "secret": crate::access::random_hex(16)?});
+    let settings = check(
+        crate::streams::Kind::Https,
+        raw.as_object().unwrap_or(&Default::default()),
+        false,
+    )
+    .map_err(|e| anyhow!("the demo stream is invalid: {e:?}"))?;
+    let id = "ls_demo";
+    let now = jiff::Timestamp::now().as_microsecond();
+    let stream = crate::storage::streams::StoredStream {
+        workspace_id: DEMO_WORKSPACE.into(),
+        id: id.into(),
+        kind: "https".into(),
+        config: serde_json::Value::Object(settings.public.clone()).to_string(),
+        secrets: seal::seal_map(&seal::key(config)?, DEMO_WORKSPACE, id, &settings.secrets)?,
+        state: crate::streams::State::Paused.as_str().into(),
+        cursor: 0,
+        checkpoint_cursor: 0,
+        delivered: 0,
+        last_success_at: None,
+        last_error: None,
+        created_at: now,
+        updated_at: now,
+    };
+    store.stream_create(&stream).await?;
+    Ok(())
 }
 
 /// Appends the demo's audit trail through the log, so checkpoints are signed as in production.

@@ -7,8 +7,11 @@ pub mod audit;
 mod migrate;
 pub mod postgres;
 mod postgres_audit;
+mod postgres_streams;
 pub mod sqlite;
 mod sqlite_audit;
+mod sqlite_streams;
+pub mod streams;
 
 use async_trait::async_trait;
 use std::path::Path;
@@ -136,7 +139,7 @@ pub struct EventCounts {
 /// The operations tally needs from a store. Every method is scoped by workspace except the
 /// two lookups that cannot be: API keys by hash and console accounts by email.
 #[async_trait]
-pub trait Store: audit::AuditStore + Send + Sync + 'static {
+pub trait Store: audit::AuditStore + streams::StreamStore + Send + Sync + 'static {
     /// Which backend this is: `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
 

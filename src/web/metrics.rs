@@ -11,6 +11,9 @@ use std::time::Duration;
 /// Requests and seconds by (method, route template, status).
 type RequestTable = BTreeMap<(String, String, u16), (u64, f64)>;
 
+/// Reads one figure of a stream's gauge.
+type GaugeValue = fn(&crate::streams::worker::Gauge) -> u64;
+
 /// Process-wide counters.
 #[derive(Default)]
 pub struct Metrics {
@@ -19,6 +22,8 @@ pub struct Metrics {
     pub events_duplicate: AtomicU64,
     pub batches_refused: AtomicU64,
     pub directory_records: AtomicU64,
+    /// The log streams this replica delivers.
+    pub streams: crate::streams::worker::Gauges,
 }
 
 impl Metrics {
@@ -82,6 +87,62 @@ impl Metrics {
                 counter.load(Ordering::Relaxed)
             );
         }
+        self.render_streams(&mut out);
         out
+    }
+
+    /// Per stream (labelled by its generated id and kind, never by workspace data): records
+    /// delivered, lag in events and seconds, and state.
+    fn render_streams(&self, out: &mut String) {
+        let gauges: BTreeMap<String, crate::streams::worker::Gauge> = self
+            .streams
+            .lock()
+            .map(|g| g.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default();
+        let families: [(&str, &str, &str, GaugeValue); 3] = [
+            (
+                "tally_stream_delivered_total",
+                "counter",
+                "Audit log records delivered by a log stream.",
+                |g| g.delivered,
+            ),
+            (
+                "tally_stream_lag_events",
+                "gauge",
+                "Audit log records a log stream has yet to deliver.",
+                |g| g.lag_events,
+            ),
+            (
+                "tally_stream_lag_seconds",
+                "gauge",
+                "Age of the oldest record a log stream has yet to deliver.",
+                |g| g.lag_seconds,
+            ),
+        ];
+        for (name, kind, help, value) in families {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+            for (id, g) in &gauges {
+                let _ = writeln!(
+                    out,
+                    "{name}{{stream=\"{id}\",kind=\"{}\"}} {}",
+                    g.kind,
+                    value(g)
+                );
+            }
+        }
+        let _ = writeln!(
+            out,
+            "# HELP tally_stream_state A log stream's state (1 for the current one).\n# TYPE tally_stream_state gauge"
+        );
+        for (id, g) in &gauges {
+            for state in ["active", "paused", "failing", "stopped"] {
+                let on = u8::from(g.state == state);
+                let _ = writeln!(
+                    out,
+                    "tally_stream_state{{stream=\"{id}\",kind=\"{}\",state=\"{state}\"}} {on}",
+                    g.kind
+                );
+            }
+        }
     }
 }

@@ -7,7 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -16,7 +16,13 @@ fn free_port() -> u16 {
 }
 
 fn start_server(ts: &TestStore, port: u16) -> Child {
+    start_server_with(ts, port, &[])
+}
+
+/// Starts the real binary over `ts` on `port` with `TALLY_*` variables.
+pub fn start_server_with(ts: &TestStore, port: u16, vars: &[(&str, &str)]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_tally"))
+        .envs(vars.iter().copied())
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
         .args(["--database-url", &ts.url])
         .arg("--data-dir")
@@ -28,7 +34,7 @@ fn start_server(ts: &TestStore, port: u16) -> Child {
         .unwrap()
 }
 
-async fn wait_ready(base: &str) {
+pub async fn wait_ready(base: &str) {
     let client = reqwest::Client::new();
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {

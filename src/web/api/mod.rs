@@ -6,6 +6,9 @@ mod audit;
 pub use admin::{key_json, settings_json};
 pub(crate) use audit::csv_body as audit_csv_body;
 mod ingest;
+mod stream_actions;
+mod stream_routes;
+mod streams;
 mod usage;
 
 use axum::body::Body;
@@ -104,7 +107,7 @@ pub fn routes() -> Api<AppState> {
     for kind in DirectoryKind::ALL {
         api = directory_route(api, *kind);
     }
-    usage_routes(audit_routes(api))
+    usage_routes(stream_routes::routes(audit_routes(api)))
 }
 
 const USAGE_EXPORT: &str = "One row per entity for the range `from`..`to`, each a local wall time (`date`, ISO 8601; a trailing Z is ignored, another offset is refused) in its own IANA `timezone`; `to` is inclusive to its stated precision (a date alone covers its whole day). dataType users, assistants (alias agents), workflows, projects or models; columns as in the README, Langdock's names first. Members, agents, projects and workflows without activity are listed with zeros; models only when used. The workspace's privacy mode applies (users: 403 under excluded). 404 (No data found) when the range holds no activity of the kind the data type counts; 400 over the row limit (default 1,000,000); 429 with Retry-After over the per-key rate (default 500 a minute); requests from a browser origin (an Origin header) are refused with 403. Errors use the flat envelope {\"error\": title, \"message\", \"type\"}. Each export records usage.exported in an enterprise workspace's audit log.";

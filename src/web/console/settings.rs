@@ -1,5 +1,7 @@
 //! Workspace settings: timezone, privacy mode and API keys (created with the secret shown
-//! once, and revoked). Every form is a POST carrying the session's CSRF token.
+//! once, and revoked), and, for enterprise workspaces, the log streams' status, so a stopped
+//! or failing stream is visible here as in the API. Every form is a POST carrying the
+//! session's CSRF token.
 
 use askama::Template;
 use axum::Form;
@@ -24,6 +26,17 @@ struct KeyRow {
     created: String,
 }
 
+/// A log stream as the settings page lists it.
+struct StreamRow {
+    id: String,
+    kind: String,
+    destination: String,
+    state: String,
+    delivered: u64,
+    lag: u64,
+    last_error: String,
+}
+
 #[derive(Template)]
 #[template(path = "console/settings.html")]
 struct SettingsPage<'a> {
@@ -34,6 +47,8 @@ struct SettingsPage<'a> {
     roles: Vec<&'static str>,
     scopes: Vec<&'static str>,
     keys: Vec<KeyRow>,
+    /// `None` below the enterprise plan, which has no audit log to stream.
+    streams: Option<Vec<StreamRow>>,
     /// A key just created: (name, secret), shown once.
     created: Option<(String, String)>,
     message: Option<String>,
@@ -56,6 +71,7 @@ async fn show(
         roles: Role::ALL.iter().map(|r| r.as_str()).collect(),
         scopes: Scope::ALL.iter().map(|s| s.as_str()).collect(),
         keys: keys.iter().map(key_row).collect(),
+        streams: stream_rows(state, &admin.workspace).await?,
         created,
         message,
         problem: problem.clone(),
@@ -69,6 +85,34 @@ async fn show(
         axum::http::HeaderValue::from_static("no-store"),
     );
     Ok(response)
+}
+
+async fn stream_rows(
+    state: &AppState,
+    ws: &Workspace,
+) -> Result<Option<Vec<StreamRow>>, crate::storage::StoreError> {
+    if ws.plan != crate::model::Plan::Enterprise {
+        return Ok(None);
+    }
+    let size = state.store.audit_tree_size(&ws.id).await?;
+    let rows = state.store.streams(&ws.id).await?.into_iter().map(|s| {
+        let public = crate::streams::public_of(&s).unwrap_or_default();
+        let destination = ["url", "bucket", "site"]
+            .iter()
+            .find_map(|k| public.get(*k).and_then(|v| v.as_str()))
+            .unwrap_or_default()
+            .to_string();
+        StreamRow {
+            destination,
+            lag: size.saturating_sub(s.cursor),
+            last_error: s.last_error.unwrap_or_default(),
+            id: s.id,
+            kind: s.kind,
+            state: s.state,
+            delivered: s.delivered,
+        }
+    });
+    Ok(Some(rows.collect()))
 }
 
 fn key_row(k: &ApiKey) -> KeyRow {
