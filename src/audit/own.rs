@@ -19,6 +19,8 @@ pub enum Actor {
     Key { id: String, name: String },
     /// The operator's command line or tally itself.
     System(&'static str),
+    /// A member acting in the console, by id.
+    User { id: String },
 }
 
 /// Where the request came from: a client address, or `internal`.
@@ -80,6 +82,7 @@ impl Actor {
         match self {
             Actor::Key { id, name } => json!({"type": "api_key", "id": id, "name": name}),
             Actor::System(id) => json!({"type": "system", "id": id, "name": "tally"}),
+            Actor::User { id } => json!({"type": "user", "id": id}),
         }
     }
 }

@@ -5,6 +5,7 @@ mod analytics;
 mod audit;
 mod audit_console;
 mod console;
+mod console_streams;
 mod crash;
 mod emulators;
 mod ingest;

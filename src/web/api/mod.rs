@@ -6,9 +6,9 @@ mod audit;
 pub use admin::{key_json, settings_json};
 pub(crate) use audit::csv_body as audit_csv_body;
 mod ingest;
-mod stream_actions;
+pub(crate) mod stream_actions;
 mod stream_routes;
-mod streams;
+pub(crate) mod streams;
 mod usage;
 
 use axum::body::Body;

@@ -6,9 +6,12 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use serde_json::{Value, json};
 
-use super::streams::{admin, find, record, view};
+use super::streams::{Changer, admin, find, record, view};
+use crate::audit::own::Actor;
 use crate::audit::own::Origin;
+use crate::model::Workspace;
 use crate::storage::StoreError;
+use crate::storage::streams::StoredStream;
 use crate::streams::probe::send_test;
 use crate::streams::seal;
 use crate::streams::{Kind, State as StreamState, config, settings_of};
@@ -25,25 +28,44 @@ async fn set_state(
     to: StreamState,
 ) -> ApiResult<axum::Json<Value>> {
     let (caller, ws) = admin(&state, &headers, &workspace).await?;
+    let by = Changer {
+        actor: Actor::key(&caller),
+        origin,
+    };
+    let s = set_stream_state(&state, &ws, by, &id, to).await?;
+    Ok(axum::Json(view(&state, &s).await?))
+}
+
+/// Pauses a stream, or resumes it from its cursor with the last error cleared.
+///
+/// # Errors
+/// 404 for an unknown stream, the store's failures.
+pub async fn set_stream_state(
+    state: &AppState,
+    ws: &Workspace,
+    by: Changer,
+    id: &str,
+    to: StreamState,
+) -> ApiResult<StoredStream> {
     let now = jiff::Timestamp::now().as_microsecond();
     let resume = to == StreamState::Active;
     if !state
         .store
-        .stream_set_state(&workspace, &id, to.as_str(), resume, now)
+        .stream_set_state(&ws.id, id, to.as_str(), resume, now)
         .await?
     {
         return Err(ApiError::NotFound(format!(
             "no log stream {id:?} in this workspace"
         )));
     }
-    let s = find(&state, &workspace, &id).await?;
+    let s = find(state, &ws.id, id).await?;
     let action = if resume {
         "stream.resumed"
     } else {
         "stream.paused"
     };
-    record(&state, &ws, action, &caller, &s, origin).await;
-    Ok(axum::Json(view(&state, &s).await?))
+    record(state, ws, action, by, &s).await;
+    Ok(s)
 }
 
 /// `POST /api/v1/w/{wId}/audit/streams/{id}/pause`
@@ -74,20 +96,30 @@ pub async fn test(
     headers: HeaderMap,
 ) -> ApiResult<axum::Json<Value>> {
     admin(&state, &headers, &workspace).await?;
-    let s = find(&state, &workspace, &id).await?;
+    let error = test_stream(&state, &workspace, &id).await?;
+    Ok(axum::Json(
+        json!({"delivered": error.is_none(), "error": error}),
+    ))
+}
+
+/// Sends one test record through a stream now; answers the error, if any.
+///
+/// # Errors
+/// 404 for an unknown stream, the store's failures.
+pub async fn test_stream(state: &AppState, workspace: &str, id: &str) -> ApiResult<Option<String>> {
+    let s = find(state, workspace, id).await?;
     let kind: Kind = s
         .kind
         .parse()
         .map_err(|e: String| ApiError::Internal(StoreError::Corrupt(e)))?;
     let stored = settings_of(&s, &seal::key(&state.config)?)?;
-    let error = match config::check(kind, &stored.merged(), state.config.streams_allow_private) {
-        Ok(settings) => send_test(&s, &settings, state.config.streams_allow_private).await,
-        Err(errors) => Some(format!(
-            "the stream's settings are refused: {}",
-            errors[0].field
-        )),
-    };
-    Ok(axum::Json(
-        json!({"delivered": error.is_none(), "error": error}),
-    ))
+    Ok(
+        match config::check(kind, &stored.merged(), state.config.streams_allow_private) {
+            Ok(settings) => send_test(&s, &settings, state.config.streams_allow_private).await,
+            Err(errors) => Some(format!(
+                "the stream's settings are refused: {}",
+                errors[0].field
+            )),
+        },
+    )
 }

@@ -84,18 +84,32 @@ pub(super) async fn view(state: &AppState, s: &StoredStream) -> ApiResult<Value>
     ))
 }
 
+/// Who changes a stream and from where, for the audit log: an API key or a console member.
+pub struct Changer {
+    pub actor: Actor,
+    pub origin: Origin,
+}
+
+impl Changer {
+    fn key(caller: &ApiKey, origin: Origin) -> Self {
+        Changer {
+            actor: Actor::key(caller),
+            origin,
+        }
+    }
+}
+
 pub(super) async fn record(
     state: &AppState,
     ws: &Workspace,
     action: &'static str,
-    caller: &ApiKey,
+    by: Changer,
     s: &StoredStream,
-    origin: Origin,
 ) {
-    let action = OwnAction::new(action, Actor::key(caller))
+    let action = OwnAction::new(action, by.actor)
         .target("log_stream", &s.id, None)
         .meta("kind", s.kind.as_str())
-        .from(origin);
+        .from(by.origin);
     record_or_log(state.store.as_ref(), &state.config, ws, action).await;
 }
 
@@ -169,7 +183,25 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, axum::Json<Value>)> {
     let (caller, ws) = admin(&state, &headers, &workspace).await?;
     let body = json_object(&body)?;
-    refuse_unknown(&body, &["kind", "config", "startAt"])?;
+    let stream = create_stream(&state, &ws, Changer::key(&caller, origin), &body).await?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(view(&state, &stream).await?),
+    ))
+}
+
+/// Creates a stream from a request body `{"kind", "config", "startAt"?}`.
+///
+/// # Errors
+/// 400 naming the field for bad input; the store's failures.
+pub async fn create_stream(
+    state: &AppState,
+    ws: &Workspace,
+    by: Changer,
+    body: &Map<String, Value>,
+) -> ApiResult<StoredStream> {
+    let workspace = &ws.id;
+    refuse_unknown(body, &["kind", "config", "startAt"])?;
     let kind: Kind = match body.get("kind") {
         Some(Value::String(k)) => k
             .parse()
@@ -181,11 +213,11 @@ pub async fn create(
             ));
         }
     };
-    let raw = config_object(&body)?
+    let raw = config_object(body)?
         .ok_or_else(|| ApiError::field("config", "config is required: a JSON object"))?;
     let settings =
         config::check(kind, raw, state.config.streams_allow_private).map_err(ApiError::fields)?;
-    let cursor = start_at(&state, &workspace, body.get("startAt")).await?;
+    let cursor = start_at(state, workspace, body.get("startAt")).await?;
     let id = format!(
         "ls_{}",
         random_hex(8).map_err(|e| ApiError::Internal(StoreError::Open(e.to_string())))?
@@ -198,7 +230,7 @@ pub async fn create(
         config: Value::Object(settings.public.clone()).to_string(),
         secrets: seal::seal_map(
             &seal::key(&state.config)?,
-            &workspace,
+            workspace,
             &id,
             &settings.secrets,
         )?,
@@ -212,11 +244,8 @@ pub async fn create(
         updated_at: now,
     };
     state.store.stream_create(&stream).await?;
-    record(&state, &ws, "stream.created", &caller, &stream, origin).await;
-    Ok((
-        StatusCode::CREATED,
-        axum::Json(view(&state, &stream).await?),
-    ))
+    record(state, ws, "stream.created", by, &stream).await;
+    Ok(stream)
 }
 
 /// `PATCH /api/v1/w/{wId}/audit/streams/{id}`: the config fields named replace the stored
@@ -230,8 +259,25 @@ pub async fn patch(
 ) -> ApiResult<axum::Json<Value>> {
     let (caller, ws) = admin(&state, &headers, &workspace).await?;
     let body = json_object(&body)?;
-    refuse_unknown(&body, &["kind", "config"])?;
-    let s = find(&state, &workspace, &id).await?;
+    let s = configure_stream(&state, &ws, Changer::key(&caller, origin), &id, &body).await?;
+    Ok(axum::Json(view(&state, &s).await?))
+}
+
+/// Changes a stream's config from a body `{"config": {...}}` (fields named replace the stored
+/// ones, secrets not named are kept); answers the stream as it is then.
+///
+/// # Errors
+/// 400 naming the field, 404 for an unknown stream, the store's failures.
+pub async fn configure_stream(
+    state: &AppState,
+    ws: &Workspace,
+    by: Changer,
+    id: &str,
+    body: &Map<String, Value>,
+) -> ApiResult<StoredStream> {
+    let workspace = &ws.id;
+    refuse_unknown(body, &["kind", "config"])?;
+    let s = find(state, workspace, id).await?;
     if body
         .get("kind")
         .is_some_and(|k| k.as_str() != Some(s.kind.as_str()))
@@ -246,26 +292,25 @@ pub async fn patch(
         .parse()
         .map_err(|e: String| ApiError::Internal(StoreError::Corrupt(e)))?;
     let key = seal::key(&state.config)?;
-    if let Some(changes) = config_object(&body)? {
+    if let Some(changes) = config_object(body)? {
         let merged = config::overlay(&settings_of(&s, &key)?, changes);
         let settings = config::check(kind, &merged, state.config.streams_allow_private)
             .map_err(ApiError::fields)?;
         let public = Value::Object(settings.public).to_string();
-        let sealed = seal::seal_map(&key, &workspace, &id, &settings.secrets)?;
+        let sealed = seal::seal_map(&key, workspace, id, &settings.secrets)?;
         let now = jiff::Timestamp::now().as_microsecond();
         if !state
             .store
-            .stream_configure(&workspace, &id, &public, &sealed, now)
+            .stream_configure(workspace, id, &public, &sealed, now)
             .await?
         {
             return Err(ApiError::NotFound(format!(
                 "no log stream {id:?} in this workspace"
             )));
         }
-        record(&state, &ws, "stream.updated", &caller, &s, origin).await;
+        record(state, ws, "stream.updated", by, &s).await;
     }
-    let s = find(&state, &workspace, &id).await?;
-    Ok(axum::Json(view(&state, &s).await?))
+    find(state, workspace, id).await
 }
 
 /// `DELETE /api/v1/w/{wId}/audit/streams/{id}`
@@ -276,12 +321,26 @@ pub async fn delete(
     headers: HeaderMap,
 ) -> ApiResult<StatusCode> {
     let (caller, ws) = admin(&state, &headers, &workspace).await?;
-    let s = find(&state, &workspace, &id).await?;
-    if !state.store.stream_delete(&workspace, &id).await? {
+    delete_stream(&state, &ws, Changer::key(&caller, origin), &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Deletes a stream.
+///
+/// # Errors
+/// 404 for an unknown stream, the store's failures.
+pub async fn delete_stream(
+    state: &AppState,
+    ws: &Workspace,
+    by: Changer,
+    id: &str,
+) -> ApiResult<()> {
+    let s = find(state, &ws.id, id).await?;
+    if !state.store.stream_delete(&ws.id, id).await? {
         return Err(ApiError::NotFound(format!(
             "no log stream {id:?} in this workspace"
         )));
     }
-    record(&state, &ws, "stream.deleted", &caller, &s, origin).await;
-    Ok(StatusCode::NO_CONTENT)
+    record(state, ws, "stream.deleted", by, &s).await;
+    Ok(())
 }

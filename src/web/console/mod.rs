@@ -17,6 +17,7 @@ mod report;
 mod sections;
 pub mod session;
 mod settings;
+mod streams;
 
 use askama::Template;
 use axum::Router;
@@ -55,6 +56,8 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/w/{ws}/settings/keys", post(settings::create_key))
         .route("/w/{ws}/settings/keys/revoke", post(settings::revoke_key))
+        .route("/w/{ws}/settings/streams", post(streams::create))
+        .route("/w/{ws}/settings/streams/{id}", post(streams::act))
 }
 
 /// Everything a console handler can answer instead of its page.

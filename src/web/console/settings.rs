@@ -35,6 +35,8 @@ struct StreamRow {
     delivered: u64,
     lag: u64,
     last_error: String,
+    /// The public config as JSON, for the edit form (secrets are never in it).
+    config: String,
 }
 
 #[derive(Template)]
@@ -55,7 +57,7 @@ struct SettingsPage<'a> {
     problem: Option<String>,
 }
 
-async fn show(
+pub(super) async fn show(
     state: &AppState,
     admin: &Admin,
     created: Option<(String, String)>,
@@ -103,6 +105,7 @@ async fn stream_rows(
             .unwrap_or_default()
             .to_string();
         StreamRow {
+            config: serde_json::Value::Object(public.clone()).to_string(),
             destination,
             lag: size.saturating_sub(s.cursor),
             last_error: s.last_error.unwrap_or_default(),
@@ -140,9 +143,9 @@ pub async fn page(
     show(&state, &admin, None, None, None).await
 }
 
-type Fields = Vec<(String, String)>;
+pub(super) type Fields = Vec<(String, String)>;
 
-fn field<'a>(fields: &'a Fields, name: &str) -> &'a str {
+pub(super) fn field<'a>(fields: &'a Fields, name: &str) -> &'a str {
     fields
         .iter()
         .find(|(k, _)| k == name)
