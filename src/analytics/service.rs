@@ -73,6 +73,23 @@ impl Engine {
         catch_up(store, workspace, &mut rollup).await
     }
 
+    /// Recomputes a workspace's rollup from its raw events and puts it in place of the loaded
+    /// one (answers are served from the old one meanwhile); answers the ingest sequence number
+    /// the new one has reached.
+    ///
+    /// # Errors
+    /// When the store fails; the loaded rollup then stays.
+    pub async fn rebuild(&self, store: &dyn Store, workspace: &str) -> Result<i64, StoreError> {
+        let mut fresh = Rollup::default();
+        catch_up(store, workspace, &mut fresh).await?;
+        let cell = self.rollup(workspace);
+        let mut rollup = cell.lock().await;
+        // Events committed while the copy was built.
+        catch_up(store, workspace, &mut fresh).await?;
+        *rollup = fresh;
+        Ok(rollup.seq)
+    }
+
     /// Drops a workspace's rollup so the next answer rebuilds it from raw events.
     pub fn forget(&self, workspace: &str) {
         let mut map = self.rollups.lock().unwrap_or_else(|e| e.into_inner());

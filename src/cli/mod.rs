@@ -49,6 +49,10 @@ pub enum Command {
     Members(MembersCommand),
     /// Generate a realistic workspace, into the store or as files for the ingest API.
     Generate(GenerateArgs),
+    /// Recompute a workspace's analytics rollups from its raw events and print each table's
+    /// rows and SHA-256 (the same bytes as the CSV analytics export of that range); a running
+    /// server rebuilds its own with POST /api/v1/w/{wId}/analytics/rebuild.
+    Rebuild(RebuildArgs),
     /// Check the tamper-evident audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -225,6 +229,22 @@ pub struct GenerateArgs {
     /// Write directory JSON files and events.ndjson into this directory instead of the store.
     #[arg(long)]
     pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RebuildArgs {
+    /// The workspace.
+    #[arg(long)]
+    pub workspace: String,
+    /// First local date [default: 89 days before --end].
+    #[arg(long)]
+    pub start: Option<String>,
+    /// Last local date [default: today in the zone].
+    #[arg(long)]
+    pub end: Option<String>,
+    /// IANA timezone of the days [default: the workspace's].
+    #[arg(long)]
+    pub timezone: Option<String>,
 }
 
 /// Parses the command line and runs the command.

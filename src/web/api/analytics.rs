@@ -78,6 +78,32 @@ pub async fn export(
     Ok(with_headers(Body::from(body), &params))
 }
 
+/// `POST /api/v1/w/{wId}/analytics/rebuild`: recomputes the workspace's rollups from its raw
+/// events on this server (after raw events were changed in the store by hand, for instance).
+pub async fn rebuild(
+    State(state): State<AppState>,
+    Path(workspace): Path<String>,
+    Client(origin): Client,
+    headers: HeaderMap,
+) -> ApiResult<axum::Json<serde_json::Value>> {
+    let (caller, ws) =
+        require_workspace(&state, &headers, &workspace, Need::Role(Role::Admin)).await?;
+    let started = std::time::Instant::now();
+    let seq = state
+        .analytics
+        .rebuild(state.store.as_ref(), &ws.id)
+        .await?;
+    let seconds = started.elapsed().as_secs_f64();
+    let action = OwnAction::new("analytics.rebuilt", Actor::key(&caller))
+        .target("workspace", &ws.id, Some(&ws.name))
+        .meta("ingest_seq", seq)
+        .from(origin);
+    record_or_log(state.store.as_ref(), &state.config, &ws, action).await;
+    Ok(axum::Json(
+        serde_json::json!({"workspace": ws.id, "ingestSeq": seq, "seconds": seconds}),
+    ))
+}
+
 fn with_headers(body: Body, params: &ExportParams) -> Response {
     let mut response = body.into_response();
     let (content_type, extension) = match params.format {

@@ -95,6 +95,15 @@ pub fn routes() -> Api<AppState> {
             ok: (200, "The table as CSV (text/csv) or a JSON array of objects", json!({"type": "array", "items": {"type": "object"}})),
             errors: &[400, 401, 403, 404],
         })
+        .route(Method::POST, "/api/v1/w/{wId}/analytics/rebuild", analytics::rebuild, RouteDoc {
+            summary: "Rebuild the analytics rollups from raw events",
+            description: "Recomputes this server's rollups of the workspace from its raw events (the source of truth) and swaps them in; answers keep coming from the old ones meanwhile. Exports before and after are byte-identical unless raw events were changed behind tally's back. Recorded as analytics.rebuilt. `tally rebuild --workspace W` does the same offline and prints each table's digest.",
+            caller: Caller::Key("role admin"),
+            query: &[],
+            body: None,
+            ok: (200, "Rebuilt", json!({"type": "object", "properties": {"workspace": {"type": "string"}, "ingestSeq": {"type": "integer"}, "seconds": {"type": "number"}}})),
+            errors: &[401, 403, 404],
+        })
         .route(Method::GET, "/api/v1/w/{wId}/workspace-usage", workspace_usage_removed, RouteDoc {
             summary: "Removed: use analytics/export",
             description: "The legacy workspace-usage endpoint was removed after 2026-06-01. It answers 410 naming GET /api/v1/w/{wId}/analytics/export as its successor.",
