@@ -101,7 +101,7 @@ pub fn document(routes: &[RouteSpec]) -> Value {
         "paths": paths,
         "components": {
             "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer", "description": "An API key created with `tally keys create` or POST /api/v1/w/{wId}/keys."}},
-            "schemas": {"Error": error_schema()}
+            "schemas": {"Error": error_schema(), "ActivityEvent": activity_event_schema()}
         }
     })
 }
@@ -188,6 +188,34 @@ fn error_description(code: u16) -> &'static str {
     }
 }
 
+/// One activity event of an ingest batch, by `type` (PRODUCT.md's wire format).
+fn activity_event_schema() -> Value {
+    let id = json!({"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$"});
+    let time = json!({"type": "string", "format": "date-time"});
+    let status = json!({"enum": ["succeeded", "failed", "cancelled"]});
+    let execution = |name: &str, kind: &str| {
+        json!({"type": "object", "additionalProperties": false,
+            "required": ["type", "id", "occurredAt", name],
+            "properties": {"type": {"const": kind}, "id": id, "occurredAt": time, name: {"type": "string"},
+                "userId": id, "agentId": id, "conversationId": id, "messageId": id, "status": status}})
+    };
+    json!({"oneOf": [
+        {"type": "object", "additionalProperties": false,
+            "required": ["type", "id", "occurredAt", "conversationId", "agentId", "source"],
+            "properties": {"type": {"const": "message"}, "id": id, "occurredAt": time,
+                "conversationId": id, "parentMessageId": id, "userId": id, "agentId": id,
+                "source": {"type": "string", "pattern": "^[a-z0-9_]{1,32}$"}, "modelId": id,
+                "providerId": id, "projectId": id, "tokensIn": {"type": "integer", "minimum": 0},
+                "tokensOut": {"type": "integer", "minimum": 0}, "cost": {"type": "number", "minimum": 0}}},
+        execution("tool", "tool_execution"),
+        execution("skill", "skill_execution"),
+        {"type": "object", "additionalProperties": false,
+            "required": ["type", "id", "occurredAt", "workflowId", "status"],
+            "properties": {"type": {"const": "workflow_run"}, "id": id, "occurredAt": time,
+                "workflowId": id, "userId": id, "status": status}}
+    ]})
+}
+
 fn error_schema() -> Value {
     json!({
         "type": "object",
@@ -204,4 +232,21 @@ fn error_schema() -> Value {
             }
         }}
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_schema_reference_is_defined() {
+        let doc = crate::web::openapi_document();
+        let text = doc.to_string();
+        let schemas = doc["components"]["schemas"].as_object().unwrap();
+        for part in text.split("#/components/schemas/").skip(1) {
+            let name: String = part
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric())
+                .collect();
+            assert!(schemas.contains_key(&name), "{name} is referenced but not defined");
+        }
+    }
 }
