@@ -246,7 +246,10 @@ mod tests {
                 .chars()
                 .take_while(|c| c.is_ascii_alphanumeric())
                 .collect();
-            assert!(schemas.contains_key(&name), "{name} is referenced but not defined");
+            assert!(
+                schemas.contains_key(&name),
+                "{name} is referenced but not defined"
+            );
         }
     }
 }
