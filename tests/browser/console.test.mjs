@@ -128,6 +128,23 @@ test('the console, as an admin and as a member who is not one', async (t) => {
     await page.screenshot({ path: join(shots, 'tool-drill-down.png'), fullPage: true });
   });
 
+  await t.test('overview, skill drill-down and the top lists show what they name', async () => {
+    await page.goto(`${base}/w/acme/analytics?days=30`);
+    const members = Number(await page.locator('#members').innerText());
+    const active = Number(await page.locator('#active-users').innerText());
+    assert.ok(members > 0 && active > 0 && active <= members + 5, `members ${members}, active ${active}`);
+    const skills = await page.locator('#skill-select option').allTextContents();
+    assert.ok(skills[1], 'the workspace has skills');
+    await Promise.all([page.waitForURL(/skill=/), page.selectOption('#skill-select', skills[1])]);
+    assert.equal(await page.locator('#skill_usage g.series').count(), 2, 'executions and unique users');
+    for (const [id, header] of [['top_users', 'Distinct agents'], ['top_agents', 'Distinct users']]) {
+      assert.ok((await page.locator(`#${id} thead`).innerText()).includes(header), id);
+      const counts = await page.$$eval(`#${id} tbody tr`, (rows) => rows.map((r) => Number(r.querySelector('td.n').innerText)));
+      assert.ok(counts.length > 0, `${id} has rows`);
+      assert.ok(counts.every((n, i) => i === 0 || counts[i - 1] >= n), `${id} ranked by messages`);
+    }
+  });
+
   await t.test('a section CSV equals the analytics export for the same range', async () => {
     await page.goto(`${base}/w/acme/analytics?days=14`);
     const [start, end] = (await page.locator('#range').innerText()).match(/\d{4}-\d{2}-\d{2}/g);
