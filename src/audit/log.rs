@@ -291,3 +291,29 @@ async fn sign_behind_logs(
     }
     Ok(())
 }
+
+/// One page of a search, newest first, and the cursor of the next page when there is one.
+///
+/// # Errors
+/// When the store fails.
+pub async fn search_page(
+    store: &dyn Store,
+    workspace: &str,
+    params: &super::search::SearchParams,
+) -> Result<(Vec<crate::storage::audit::AuditEntry>, Option<String>), StoreError> {
+    let mut entries = store
+        .audit_search(
+            workspace,
+            &params.filter,
+            crate::storage::audit::AuditOrder::NewestFirst(params.after),
+            params.limit + 1,
+        )
+        .await?;
+    let more = entries.len() > params.limit;
+    entries.truncate(params.limit);
+    let next = entries
+        .last()
+        .filter(|_| more)
+        .map(|last| super::search::cursor(last.occurred_at, last.leaf_index));
+    Ok((entries, next))
+}

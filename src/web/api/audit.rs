@@ -13,9 +13,11 @@ use serde_json::{Value, json};
 use crate::access::Need;
 use crate::audit::event::validate_events;
 use crate::audit::export::{csv_header, csv_record, jsonl_line};
-use crate::audit::log::{AuditError, AuditLog, b64, checkpoint_json, vkey, with_nodes};
+use crate::audit::log::{
+    AuditError, AuditLog, b64, checkpoint_json, search_page, vkey, with_nodes,
+};
 use crate::audit::own::{Actor, Origin, OwnAction, record_or_log};
-use crate::audit::search::{cursor, parse_filter, parse_search};
+use crate::audit::search::{parse_filter, parse_search};
 use crate::audit::signing;
 use crate::ingest::{BodyFormat, MAX_BODY_BYTES, read_batch};
 use crate::model::Workspace;
@@ -346,21 +348,7 @@ pub async fn search(
     let (key, ws, _) = open_log_as(&state, &headers, &workspace, READ).await?;
     let params = parse_search(&query_map(query)?).map_err(ApiError::fields)?;
     record_view(&state, &key, &ws, origin).await;
-    let mut entries = state
-        .store
-        .audit_search(
-            &workspace,
-            &params.filter,
-            AuditOrder::NewestFirst(params.after),
-            params.limit + 1,
-        )
-        .await?;
-    let more = entries.len() > params.limit;
-    entries.truncate(params.limit);
-    let next = match entries.last() {
-        Some(last) if more => Some(cursor(last.occurred_at, last.leaf_index)),
-        _ => None,
-    };
+    let (entries, next) = search_page(state.store.as_ref(), &workspace, &params).await?;
     let data = entries
         .iter()
         .map(|e| {

@@ -24,12 +24,12 @@ use super::login::ClientIp;
 use super::sections::{attachment, zone};
 use super::{ConsoleError, ConsoleResult, render, require_admin};
 use crate::audit::event::ACTOR_KINDS;
+use crate::audit::log::search_page;
 use crate::audit::search::{
-    DEFAULT_LIMIT, FILTER_PARAMS, SearchParams, TimeInput, cursor, parse_filter_in, parse_search_in,
+    DEFAULT_LIMIT, FILTER_PARAMS, SearchParams, TimeInput, parse_filter_in, parse_search_in,
 };
 use crate::ingest::FieldError;
 use crate::model::{Plan, Workspace};
-use crate::storage::audit::AuditOrder;
 use crate::web::AppState;
 use crate::web::api::audit_csv_body;
 
@@ -106,26 +106,13 @@ pub async fn page(
             return Ok(no_store(render(&page), StatusCode::BAD_REQUEST));
         }
     };
-    let mut entries = state
-        .store
-        .audit_search(
-            &ws,
-            &params.filter,
-            AuditOrder::NewestFirst(params.after),
-            params.limit + 1,
-        )
-        .await?;
-    let more = entries.len() > params.limit;
-    entries.truncate(params.limit);
+    let (entries, next) = search_page(state.store.as_ref(), &ws, &params).await?;
     let rows = entries
         .iter()
         .map(|e| entry_row(e, &tz))
         .collect::<Result<Vec<_>, _>>()?;
     let filters = filters_query(&raw, true);
-    page.next = entries.last().filter(|_| more).map(|last| {
-        let c = cursor(last.occurred_at, last.leaf_index);
-        link(&base, &join(&filters, &format!("cursor={}", encode(&c))))
-    });
+    page.next = next.map(|c| link(&base, &join(&filters, &format!("cursor={}", encode(&c)))));
     page.newest = params.after.map(|_| link(&base, &filters));
     let mut event = action("audit_log.viewed", &admin, &ip, &headers);
     event.metadata.insert("query".into(), json!(clip(&filters)));
