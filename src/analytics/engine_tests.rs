@@ -132,8 +132,9 @@ fn random_events(rng: &mut Rng, instants: &[i64], span: (i64, i64)) -> ActivityB
     batch
 }
 
-/// Applies `events` to a fresh rollup in a shuffled order and random chunks.
-fn rollup_of(rng: &mut Rng, events: &ActivityBatch) -> Rollup {
+/// Applies `events` to a fresh rollup in a shuffled order and random chunks, answering
+/// `query` now and then on the way, so that later events land in days already remembered.
+fn rollup_of(rng: &mut Rng, events: &ActivityBatch, query: &Query) -> Rollup {
     let mut messages = events.messages.clone();
     for i in (1..messages.len()).rev() {
         messages.swap(i, rng.below(i as u64 + 1) as usize);
@@ -147,7 +148,11 @@ fn rollup_of(rng: &mut Rng, events: &ActivityBatch) -> Rollup {
             ..Default::default()
         });
         rest = &rest[n..];
+        if rng.below(4) == 0 {
+            engine::answers(&rollup, query);
+        }
     }
+    engine::answers(&rollup, query);
     rollup.apply(&ActivityBatch {
         tool_executions: events.tool_executions.clone(),
         skill_executions: events.skill_executions.clone(),
@@ -178,7 +183,7 @@ fn rollup_answers_equal_the_reference_in_random_zones() {
             query.grid().span().1 + 86_400_000_000,
         );
         let events = random_events(&mut rng, &instants, span);
-        let rollup = rollup_of(&mut rng, &events);
+        let rollup = rollup_of(&mut rng, &events, &query);
         let fast = engine::answers(&rollup, &query);
         let slow = reference::answers(&query, &events);
         assert_eq!(fast, slow, "case {case}: {zone} {start}..{end}");

@@ -9,6 +9,7 @@
 
 use roaring::RoaringBitmap;
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
 
 use crate::model::{ActivityBatch, Execution, Message};
 
@@ -151,7 +152,7 @@ pub struct UserCount {
     pub last_at: i64,
 }
 
-/// One agent's messages in a slot or a day.
+/// One agent's messages in a day.
 #[derive(Debug, Default, Clone)]
 pub struct AgentCount {
     pub messages: u32,
@@ -192,6 +193,114 @@ pub struct Rollup {
     pub skills: Interner,
     pub slots: BTreeMap<i64, Slot>,
     pub days: BTreeMap<i64, Day>,
+    /// Local days already computed from their slots.
+    pub memo: Memo,
+}
+
+/// What the engine computed for one local day `[from, to)` of some zone: each part filled
+/// when a table first needs it.
+#[derive(Debug, Default, Clone)]
+pub struct LocalDay {
+    /// Messages and distinct conversations.
+    pub volume: Option<(u64, u64)>,
+    /// Who had a message: bit `n` of word `n / 64` for user number `n`.
+    pub users: Option<Vec<u64>>,
+    /// (source, messages).
+    pub sources: Option<Vec<(u32, u64)>>,
+    /// (name, executions, distinct users).
+    pub tools: Option<Vec<(u32, u64, u64)>>,
+    pub skills: Option<Vec<(u32, u64, u64)>>,
+}
+
+/// Local days by their UTC bounds, kept until an event lands in one: a cache, so answers are
+/// the same with or without it. Any zone's days share it; days of zones with the same offset
+/// are the same entries.
+#[derive(Debug, Default)]
+pub struct Memo {
+    pub days: Mutex<BTreeMap<(i64, i64), LocalDay>>,
+    /// Runs of whole UTC days `[first, last)` (day numbers) merged for the range tables.
+    pub spans: Mutex<BTreeMap<(i64, i64), std::sync::Arc<SpanTotals>>>,
+}
+
+/// One agent over some days.
+#[derive(Debug, Default, Clone)]
+pub struct AgentTotal {
+    pub messages: u64,
+    pub users: RoaringBitmap,
+    pub conversations: RoaringBitmap,
+}
+
+/// The range-table parts of a run of whole UTC days, merged.
+#[derive(Debug, Default)]
+pub struct SpanTotals {
+    pub agents: BTreeMap<u32, AgentTotal>,
+    /// By user number.
+    pub users: Vec<UserCount>,
+}
+
+/// Runs of days kept at most; past it the memo starts over.
+const MEMO_SPANS: usize = 64;
+
+/// Local days kept at most; past it the memo starts over.
+const MEMO_DAYS: usize = 8_192;
+
+impl Clone for Memo {
+    /// A copy starts empty: the memo is recomputed on demand.
+    fn clone(&self) -> Self {
+        Memo::default()
+    }
+}
+
+impl Memo {
+    fn is_empty(&mut self) -> bool {
+        self.days
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_empty()
+            && self
+                .spans
+                .get_mut()
+                .unwrap_or_else(|e| e.into_inner())
+                .is_empty()
+    }
+
+    /// Forgets every run of days holding the UTC day `day`.
+    fn forget_day(&mut self, day: i64) {
+        let spans = self.spans.get_mut().unwrap_or_else(|e| e.into_inner());
+        spans.retain(|&(first, last), _| !(first <= day && day < last));
+    }
+
+    /// Makes room when the memo has grown past its bound.
+    pub fn bound_spans(spans: &mut BTreeMap<(i64, i64), std::sync::Arc<SpanTotals>>) {
+        if spans.len() > MEMO_SPANS {
+            spans.clear();
+        }
+    }
+
+    /// Forgets every local day holding the slot `key`.
+    fn forget(&mut self, key: i64) {
+        let days = self.days.get_mut().unwrap_or_else(|e| e.into_inner());
+        if days.is_empty() {
+            return;
+        }
+        let t = key * SLOT_US;
+        // A local day lasts at most 25 hours, so it starts less than two days before `t`.
+        let stale: Vec<(i64, i64)> = days
+            .range((t - 2 * DAY_US, i64::MIN)..=(t, i64::MAX))
+            .map(|(k, _)| *k)
+            .filter(|&(from, to)| from <= t && t < to)
+            .collect();
+        for k in stale {
+            days.remove(&k);
+        }
+    }
+
+    /// Makes room when the memo has grown past its bound.
+    pub fn bound(days: &mut BTreeMap<(i64, i64), LocalDay>) {
+        if days.len() > MEMO_DAYS {
+            days.clear();
+        }
+    }
 }
 
 fn count_user(counts: &mut UserCount, at: i64) {
@@ -242,6 +351,27 @@ impl Rollup {
         for e in &events.skill_executions {
             let name = self.skills.number(&e.name);
             self.apply_execution(e, name, |slot| &mut slot.skills);
+        }
+        if self.memo.is_empty() {
+            return;
+        }
+        let mut touched: Vec<i64> = (events.messages.iter().map(|m| m.occurred_at))
+            .chain(events.tool_executions.iter().map(|e| e.occurred_at))
+            .chain(events.skill_executions.iter().map(|e| e.occurred_at))
+            .map(|t| t.div_euclid(SLOT_US))
+            .collect();
+        touched.sort_unstable();
+        touched.dedup();
+        for &key in &touched {
+            self.memo.forget(key);
+        }
+        let mut days: Vec<i64> = touched
+            .iter()
+            .map(|key| (key * SLOT_US).div_euclid(DAY_US))
+            .collect();
+        days.dedup();
+        for day in days {
+            self.memo.forget_day(day);
         }
     }
 

@@ -18,8 +18,8 @@ macro_rules! migrations {
     };
 }
 
-pub const SQLITE: &[Migration] = migrations!("sqlite": 1 "0001_foundation", 2 "0002_execution_message_index", 3 "0003_ingest_sequence", 4 "0004_audit_log", 5 "0005_log_streams");
-pub const POSTGRES: &[Migration] = migrations!("postgres": 1 "0001_foundation", 2 "0002_execution_message_index", 3 "0003_ingest_sequence", 4 "0004_audit_log", 5 "0005_log_streams");
+pub const SQLITE: &[Migration] = migrations!("sqlite": 1 "0001_foundation", 2 "0002_execution_message_index", 3 "0003_ingest_sequence", 4 "0004_audit_log", 5 "0005_log_streams", 6 "0006_execution_message_time");
+pub const POSTGRES: &[Migration] = migrations!("postgres": 1 "0001_foundation", 2 "0002_execution_message_index", 3 "0003_ingest_sequence", 4 "0004_audit_log", 5 "0005_log_streams", 6 "0006_execution_message_time");
 
 #[cfg(test)]
 mod tests {

@@ -5,6 +5,7 @@
 use async_trait::async_trait;
 use deadpool_postgres::GenericClient;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use std::collections::HashMap;
 use std::str::FromStr;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
@@ -303,6 +304,7 @@ impl Store for PgStore {
             .await?
             .try_get(0)?;
         let mut accepted = insert_messages(&tx, workspace, seq, &batch.messages).await?;
+        place_executions(&tx, workspace, &batch.messages).await?;
         accepted += insert_executions(
             &tx,
             "tool_executions",
@@ -420,34 +422,72 @@ impl Store for PgStore {
         limit: usize,
     ) -> Result<Vec<MessageRow>, StoreError> {
         let (after_at, after_id) = after.unwrap_or((i64::MIN, String::new()));
-        let rows = self
-            .client()
-            .await?
+        let client = self.client().await?;
+        let rows = client
             .query(
                 "SELECT m.id, m.occurred_at, m.conversation_id, m.parent_message_id, m.user_id,
                     m.agent_id, m.source, m.model_id, m.provider_id, m.project_id, m.tokens_in,
-                    m.tokens_out, m.cost_micros,
-                    ARRAY(SELECT DISTINCT name FROM tool_executions t
-                          WHERE t.workspace_id = m.workspace_id AND t.message_id = m.id ORDER BY name),
-                    ARRAY(SELECT DISTINCT name FROM skill_executions s
-                          WHERE s.workspace_id = m.workspace_id AND s.message_id = m.id ORDER BY name)
+                    m.tokens_out, m.cost_micros
                  FROM messages m
                  WHERE m.workspace_id = $1
                    AND (m.occurred_at > $2 OR (m.occurred_at = $2 AND m.id COLLATE \"C\" > $3))
                    AND m.occurred_at >= $4 AND m.occurred_at < $5
                  ORDER BY m.occurred_at, m.id COLLATE \"C\" LIMIT $6",
-                &[&workspace, &after_at, &after_id, &from, &to, &(limit as i64)],
+                &[
+                    &workspace,
+                    &after_at,
+                    &after_id,
+                    &from,
+                    &to,
+                    &(limit as i64),
+                ],
             )
             .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(MessageRow {
-                    message: message_from_row(r)?,
-                    tools: r.try_get(13)?,
-                    skills: r.try_get(14)?,
-                })
+        let messages = rows
+            .iter()
+            .map(message_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        let (Some(first), Some(last)) = (messages.first(), messages.last()) else {
+            return Ok(Vec::new());
+        };
+        let span = (first.occurred_at, last.occurred_at);
+        let mut found = [HashMap::new(), HashMap::new()];
+        for (table, found) in ["tool_executions", "skill_executions"]
+            .iter()
+            .zip(&mut found)
+        {
+            let rows = client
+                .query(
+                    &format!(
+                        "SELECT message_id, name FROM {table}
+                         WHERE workspace_id = $1 AND message_at >= $2 AND message_at <= $3"
+                    ),
+                    &[&workspace, &span.0, &span.1],
+                )
+                .await?;
+            for row in &rows {
+                let id: String = row.try_get(0)?;
+                found
+                    .entry(id)
+                    .or_insert_with(Vec::new)
+                    .push(row.try_get::<_, String>(1)?);
+            }
+        }
+        let [mut tools, mut skills] = found;
+        let names = |found: &mut HashMap<String, Vec<String>>, id: &str| {
+            let mut names = found.remove(id).unwrap_or_default();
+            names.sort_unstable();
+            names.dedup();
+            names
+        };
+        Ok(messages
+            .into_iter()
+            .map(|message| MessageRow {
+                tools: names(&mut tools, &message.id),
+                skills: names(&mut skills, &message.id),
+                message,
             })
-            .collect()
+            .collect())
     }
 
     async fn event_counts(&self, workspace: &str) -> Result<EventCounts, StoreError> {
@@ -672,9 +712,13 @@ async fn insert_executions(
         .execute(
             &format!(
                 "INSERT INTO {table} (workspace_id, occurred_at, id, name, user_id, agent_id,
-                    conversation_id, message_id, status, seq)
-                 SELECT $1, *, $10 FROM UNNEST($2::int8[], $3::text[], $4::text[], $5::text[],
+                    conversation_id, message_id, status, seq, message_at)
+                 SELECT $1, u.*, $10,
+                    (SELECT m.occurred_at FROM messages m
+                     WHERE m.workspace_id = $1 AND m.id = u.message_id)
+                 FROM UNNEST($2::int8[], $3::text[], $4::text[], $5::text[],
                     $6::text[], $7::text[], $8::text[], $9::text[])
+                    AS u(occurred_at, id, name, user_id, agent_id, conversation_id, message_id, status)
                  ON CONFLICT DO NOTHING"
             ),
             &[
@@ -691,6 +735,44 @@ async fn insert_executions(
             ],
         )
         .await?)
+}
+
+/// Gives executions stored before their message (one of `list`) the time of that message as
+/// stored.
+async fn place_executions(
+    tx: &impl GenericClient,
+    ws: &str,
+    list: &[Message],
+) -> Result<(), StoreError> {
+    if list.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<&str> = list.iter().map(|m| m.id.as_str()).collect();
+    for table in ["tool_executions", "skill_executions"] {
+        let waiting: bool = tx
+            .query_one(
+                &format!(
+                    "SELECT EXISTS (SELECT 1 FROM {table}
+                     WHERE workspace_id = $1 AND message_id IS NOT NULL AND message_at IS NULL)"
+                ),
+                &[&ws],
+            )
+            .await?
+            .try_get(0)?;
+        if waiting {
+            tx.execute(
+                &format!(
+                    "UPDATE {table} t SET message_at = m.occurred_at FROM messages m
+                     WHERE t.workspace_id = $1 AND t.message_at IS NULL
+                       AND t.message_id = ANY($2::text[])
+                       AND m.workspace_id = $1 AND m.id = t.message_id"
+                ),
+                &[&ws, &ids],
+            )
+            .await?;
+        }
+    }
+    Ok(())
 }
 
 async fn insert_runs(

@@ -5,6 +5,7 @@
 
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, mpsc};
 use tokio::sync::oneshot;
@@ -244,8 +245,9 @@ fn insert_batch(
             cost_micros, seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
          ON CONFLICT DO NOTHING",
     )?;
+    let mut stored = Vec::with_capacity(batch.messages.len());
     for m in &batch.messages {
-        accepted += stmt.execute(params![
+        let n = stmt.execute(params![
             ws,
             m.occurred_at,
             m.id,
@@ -261,7 +263,28 @@ fn insert_batch(
             m.tokens_out,
             m.cost_micros,
             seq
-        ])? as u64;
+        ])?;
+        stored.push(n == 1);
+        accepted += n as u64;
+    }
+    // Executions stored before their message get its time now.
+    for table in ["tool_executions", "skill_executions"] {
+        let waiting: bool = tx
+            .prepare_cached(&format!(
+                "SELECT EXISTS (SELECT 1 FROM {table} INDEXED BY {table}_unplaced
+                 WHERE workspace_id = ?1 AND message_id IS NOT NULL AND message_at IS NULL)"
+            ))?
+            .query_row([ws], |r| r.get(0))?;
+        if !waiting {
+            continue;
+        }
+        let mut place = tx.prepare_cached(&format!(
+            "UPDATE {table} SET message_at = ?2
+             WHERE workspace_id = ?1 AND message_id = ?3 AND message_at IS NULL"
+        ))?;
+        for (m, _) in batch.messages.iter().zip(&stored).filter(|(_, s)| **s) {
+            place.execute(params![ws, m.occurred_at, m.id])?;
+        }
     }
     for (table, list) in [
         ("tool_executions", &batch.tool_executions),
@@ -269,8 +292,9 @@ fn insert_batch(
     ] {
         let mut stmt = tx.prepare_cached(&format!(
             "INSERT INTO {table} (workspace_id, occurred_at, id, name, user_id, agent_id,
-                conversation_id, message_id, status, seq)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                conversation_id, message_id, status, seq, message_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,
+                (SELECT m.occurred_at FROM messages m WHERE m.workspace_id = ?1 AND m.id = ?8))
              ON CONFLICT DO NOTHING"
         ))?;
         for e in list {
@@ -541,27 +565,31 @@ impl Store for SqliteStore {
         self.read(move |c| {
             let (after_at, after_id) = after.unwrap_or((i64::MIN, String::new()));
             let mut stmt = c.prepare_cached(&format!(
-                "SELECT {MESSAGE_COLUMNS},
-                    (SELECT group_concat(name, char(31)) FROM tool_executions t INDEXED BY tool_executions_message
-                      WHERE t.workspace_id = m.workspace_id AND t.message_id = m.id),
-                    (SELECT group_concat(name, char(31)) FROM skill_executions s INDEXED BY skill_executions_message
-                      WHERE s.workspace_id = m.workspace_id AND s.message_id = m.id)
-                 FROM messages m
+                "SELECT {MESSAGE_COLUMNS} FROM messages m
                  WHERE m.workspace_id = ?1 AND (m.occurred_at, m.id) > (?2, ?3)
                    AND m.occurred_at >= ?4 AND m.occurred_at < ?5
                  ORDER BY m.occurred_at, m.id LIMIT ?6"
             ))?;
-            let rows = stmt.query_map(
-                params![ws, after_at, after_id, from, to, limit as i64],
-                |r| {
-                    Ok(MessageRow {
-                        message: message_from_row(r)?,
-                        tools: names(r.get(13)?),
-                        skills: names(r.get(14)?),
-                    })
-                },
-            )?;
-            Ok(rows.collect::<Result<_, _>>()?)
+            let messages = stmt
+                .query_map(
+                    params![ws, after_at, after_id, from, to, limit as i64],
+                    message_from_row,
+                )?
+                .collect::<Result<Vec<_>, _>>()?;
+            let (Some(first), Some(last)) = (messages.first(), messages.last()) else {
+                return Ok(Vec::new());
+            };
+            let span = (first.occurred_at, last.occurred_at);
+            let mut tools = executions_by_message(c, "tool_executions", &ws, span)?;
+            let mut skills = executions_by_message(c, "skill_executions", &ws, span)?;
+            Ok(messages
+                .into_iter()
+                .map(|message| MessageRow {
+                    tools: names(tools.remove(&message.id)),
+                    skills: names(skills.remove(&message.id)),
+                    message,
+                })
+                .collect())
         })
         .await
     }
@@ -658,13 +686,33 @@ fn message_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Message> {
 }
 
 /// Distinct sorted names from a `group_concat(name, char(31))`.
-fn names(joined: Option<String>) -> Vec<String> {
-    let mut names: Vec<String> = joined
-        .map(|j| j.split('\u{1f}').map(str::to_string).collect())
-        .unwrap_or_default();
-    names.sort();
+/// The names of a message's executions, sorted, each once.
+fn names(found: Option<Vec<String>>) -> Vec<String> {
+    let mut names = found.unwrap_or_default();
+    names.sort_unstable();
     names.dedup();
     names
+}
+
+/// The executions of messages stored at `[first, last]` (both ends included), by message id,
+/// read in one pass over the time of their message.
+fn executions_by_message(
+    c: &Connection,
+    table: &str,
+    ws: &str,
+    (first, last): (i64, i64),
+) -> Result<HashMap<String, Vec<String>>, StoreError> {
+    let mut stmt = c.prepare_cached(&format!(
+        "SELECT message_id, name FROM {table} INDEXED BY {table}_message_at
+         WHERE workspace_id = ?1 AND message_at >= ?2 AND message_at <= ?3
+           AND message_at IS NOT NULL"
+    ))?;
+    let mut found: HashMap<String, Vec<String>> = HashMap::new();
+    let mut rows = stmt.query(params![ws, first, last])?;
+    while let Some(row) = rows.next()? {
+        found.entry(row.get(0)?).or_default().push(row.get(1)?);
+    }
+    Ok(found)
 }
 
 fn read_activity(c: &Connection, ws: &str, window: Window) -> Result<ActivityBatch, StoreError> {

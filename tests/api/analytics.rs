@@ -207,6 +207,52 @@ async fn the_messages_table_streams_every_row_in_order_with_actions() {
 }
 
 #[tokio::test]
+async fn actions_find_their_message_whichever_arrives_first() {
+    each_store(|ts| async move {
+        let app = TestApp::spawn(&ts).await;
+        let tool = |id: &str, at: &str, name: &str, message: &str| {
+            json!({"type": "tool_execution", "id": id, "occurredAt": at, "tool": name, "messageId": message})
+        };
+        let skill = |id: &str, at: &str, name: &str, message: &str| {
+            json!({"type": "skill_execution", "id": id, "occurredAt": at, "skill": name, "messageId": message})
+        };
+        // Before their messages, one of them days away from its message's time.
+        let early = json!([
+            tool("t1", "2026-03-01T09:00:00Z", "web_search", "late"),
+            skill("s1", "2026-02-20T09:00:00Z", "Summarize", "late"),
+            tool("t2", "2026-03-09T09:00:00Z", "calculator", "on_time"),
+        ]);
+        assert_eq!(app.post_events(&early).await.status(), 200);
+        let messages = json!([message("late", "2026-03-01T10:00:00Z"), message("on_time", "2026-03-01T11:00:00Z")]);
+        assert_eq!(app.post_events(&messages).await.status(), 200);
+        // After their messages; a repeated message with another time changes nothing.
+        let after = json!([
+            tool("t3", "2026-03-05T00:00:00Z", "python", "on_time"),
+            skill("s2", "2026-03-01T11:00:01Z", "Translate", "on_time"),
+            message("late", "2026-03-03T10:00:00Z"),
+            tool("t4", "2026-03-01T10:00:01Z", "python", "nobody"),
+        ]);
+        assert_eq!(app.post_events(&after).await.status(), 200);
+        let rows: Value = app
+            .export(&app.builder, "table=messages&startDate=2026-02-01&endDate=2026-03-31&format=json")
+            .await
+            .json()
+            .await
+            .unwrap();
+        let rows = rows.as_array().unwrap();
+        assert_eq!(rows.len(), 2, "{rows:?}");
+        assert_eq!(rows[0]["messageId"], "late");
+        assert_eq!(rows[0]["toolsUsed"], json!(["web_search"]));
+        assert_eq!(rows[0]["skillsUsed"], json!(["Summarize"]));
+        assert_eq!(rows[1]["messageId"], "on_time");
+        assert_eq!(rows[1]["toolsUsed"], json!(["calculator", "python"]));
+        assert_eq!(rows[1]["skillsUsed"], json!(["Translate"]));
+        ts
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn each_error_says_what_is_wrong() {
     let ts = sqlite_store().await;
     let app = TestApp::spawn(&ts).await;
