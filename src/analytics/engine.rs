@@ -454,9 +454,10 @@ fn user_stats(
         }
     }
     for (from, to) in parts.edges {
-        for slot in slots(rollup, from, to) {
-            for (user, c) in &slot.user_counts {
-                merge_user(&mut counts[*user as usize], c);
+        let keys = from.div_euclid(SLOT_US)..to.div_euclid(SLOT_US);
+        for (key, slot) in rollup.slots.range(keys) {
+            for (user, c) in slot.user_counts.iter(key * SLOT_US) {
+                merge_user(&mut counts[user as usize], &c);
             }
         }
     }

@@ -51,30 +51,52 @@ impl Interner {
     }
 }
 
-/// Dense numbers for ids whose names are never shown (conversations): the map alone, so each
-/// id is kept once.
+/// Dense numbers for ids whose names are never shown (conversations): the ids' bytes kept
+/// once, end to end in one buffer, and a table holding only numbers (millions of ids cost
+/// their bytes and about twelve bytes each).
 #[derive(Debug, Default, Clone)]
 pub struct Numbering {
-    numbers: HashMap<Box<str>, u32>,
+    table: hashbrown::HashTable<u32>,
+    /// The id of number `n` is `bytes[ends[n - 1]..ends[n]]` (from 0 for the first).
+    bytes: Vec<u8>,
+    ends: Vec<u64>,
+    state: std::hash::RandomState,
+}
+
+fn id_of<'a>(bytes: &'a [u8], ends: &[u64], n: u32) -> &'a [u8] {
+    let n = n as usize;
+    let start = if n == 0 { 0 } else { ends[n - 1] as usize };
+    &bytes[start..ends[n] as usize]
 }
 
 impl Numbering {
     /// The number of `name`, assigned on first sight.
     pub fn number(&mut self, name: &str) -> u32 {
-        if let Some(n) = self.numbers.get(name) {
+        use std::hash::BuildHasher;
+        let Numbering {
+            table,
+            bytes,
+            ends,
+            state,
+        } = self;
+        let hash = state.hash_one(name.as_bytes());
+        if let Some(n) = table.find(hash, |&n| id_of(bytes, ends, n) == name.as_bytes()) {
             return *n;
         }
-        let n = self.numbers.len() as u32;
-        self.numbers.insert(name.into(), n);
+        let n = ends.len() as u32;
+        bytes.extend_from_slice(name.as_bytes());
+        ends.push(bytes.len() as u64);
+        let (bytes, ends) = (&*bytes, &*ends);
+        table.insert_unique(hash, n, |&n| state.hash_one(id_of(bytes, ends, n)));
         n
     }
 
     pub fn len(&self) -> usize {
-        self.numbers.len()
+        self.ends.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.numbers.is_empty()
+        self.ends.is_empty()
     }
 }
 
@@ -152,6 +174,50 @@ pub struct UserCount {
     pub last_at: i64,
 }
 
+/// One slot's messages by user, packed as (user, messages, microseconds from the slot's start
+/// to the latest): appended as messages come, merged by user whenever it doubles. Readers may
+/// see a user more than once, each entry a part of the count.
+#[derive(Debug, Default, Clone)]
+pub struct SlotUsers {
+    packed: Vec<(u32, u32, u32)>,
+    compacted: usize,
+}
+
+impl SlotUsers {
+    fn count(&mut self, user: u32, offset: u32) {
+        self.packed.push((user, 1, offset));
+        if self.packed.len() >= 2 * self.compacted + 64 {
+            self.compact();
+        }
+    }
+
+    /// Merges each user's entries into one and trims the spare capacity.
+    pub fn compact(&mut self) {
+        self.packed.sort_unstable_by_key(|e| e.0);
+        let mut merged: Vec<(u32, u32, u32)> = Vec::with_capacity(self.packed.len());
+        for &(user, n, offset) in &self.packed {
+            match merged.last_mut() {
+                Some(last) if last.0 == user => {
+                    last.1 += n;
+                    last.2 = last.2.max(offset);
+                }
+                _ => merged.push((user, n, offset)),
+            }
+        }
+        merged.shrink_to_fit();
+        self.packed = merged;
+        self.compacted = self.packed.len();
+    }
+
+    /// Every entry as (user, count), `start` being the slot's first instant.
+    pub fn iter(&self, start: i64) -> impl Iterator<Item = (u32, UserCount)> + '_ {
+        self.packed.iter().map(move |&(user, messages, offset)| {
+            let last_at = start + i64::from(offset);
+            (user, UserCount { messages, last_at })
+        })
+    }
+}
+
 /// One agent's messages in a day.
 #[derive(Debug, Default, Clone)]
 pub struct AgentCount {
@@ -170,7 +236,7 @@ pub struct Slot {
     pub tools: BTreeMap<u32, ExecutionSlot>,
     pub skills: BTreeMap<u32, ExecutionSlot>,
     pub agents: SlotAgents,
-    pub user_counts: BTreeMap<u32, UserCount>,
+    pub user_counts: SlotUsers,
 }
 
 /// The range-table parts of one whole UTC day.
@@ -334,6 +400,7 @@ impl Rollup {
         for key in touched {
             if let Some(slot) = self.slots.get_mut(&key) {
                 slot.agents.compact();
+                slot.user_counts.compact();
             }
         }
     }
@@ -352,14 +419,19 @@ impl Rollup {
             let name = self.skills.number(&e.name);
             self.apply_execution(e, name, |slot| &mut slot.skills);
         }
+        self.forget(
+            (events.messages.iter().map(|m| m.occurred_at))
+                .chain(events.tool_executions.iter().map(|e| e.occurred_at))
+                .chain(events.skill_executions.iter().map(|e| e.occurred_at)),
+        );
+    }
+
+    /// Forgets what the memo holds for the days of these instants (events landed there).
+    pub fn forget(&mut self, instants: impl Iterator<Item = i64>) {
         if self.memo.is_empty() {
             return;
         }
-        let mut touched: Vec<i64> = (events.messages.iter().map(|m| m.occurred_at))
-            .chain(events.tool_executions.iter().map(|e| e.occurred_at))
-            .chain(events.skill_executions.iter().map(|e| e.occurred_at))
-            .map(|t| t.div_euclid(SLOT_US))
-            .collect();
+        let mut touched: Vec<i64> = instants.map(|t| t.div_euclid(SLOT_US)).collect();
         touched.sort_unstable();
         touched.dedup();
         for &key in &touched {
@@ -395,7 +467,8 @@ impl Rollup {
         count_agent(day.agents.entry(agent).or_default(), user, conversation);
         if let Some(user) = user {
             slot.users.insert(user);
-            count_user(slot.user_counts.entry(user).or_default(), m.occurred_at);
+            let offset = m.occurred_at.rem_euclid(SLOT_US) as u32;
+            slot.user_counts.count(user, offset);
             count_user(day.user_counts.entry(user).or_default(), m.occurred_at);
         }
     }
@@ -415,6 +488,54 @@ impl Rollup {
         counts.executions += 1;
         if let Some(user) = user {
             counts.users.insert(user);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbering_gives_each_id_one_dense_number_however_many() {
+        let mut numbers = Numbering::default();
+        for i in 0..100_000u32 {
+            assert_eq!(numbers.number(&format!("c{i}")), i);
+        }
+        for i in (0..100_000u32).rev() {
+            assert_eq!(numbers.number(&format!("c{i}")), i, "the same number again");
+        }
+        assert_eq!(
+            numbers.number("c1x"),
+            100_000,
+            "a prefix of another id is another id"
+        );
+        assert_eq!(numbers.len(), 100_001);
+    }
+
+    #[test]
+    fn slot_users_sum_counts_and_keep_the_latest_before_and_after_merging() {
+        let mut users = SlotUsers::default();
+        for i in 0..1_000u32 {
+            users.count(i % 7, 1_000 - i);
+        }
+        let totals = |users: &SlotUsers| {
+            let mut totals: BTreeMap<u32, (u32, i64)> = BTreeMap::new();
+            for (user, c) in users.iter(5_000) {
+                let entry = totals.entry(user).or_insert((0, i64::MIN));
+                entry.0 += c.messages;
+                entry.1 = entry.1.max(c.last_at);
+            }
+            totals
+        };
+        let before = totals(&users);
+        users.compact();
+        assert_eq!(users.packed.len(), 7, "one entry per user once merged");
+        assert_eq!(totals(&users), before);
+        for user in 0..7u32 {
+            let messages = (0..1_000u32).filter(|i| i % 7 == user).count() as u32;
+            let latest = 5_000 + i64::from(1_000 - user);
+            assert_eq!(before[&user], (messages, latest), "user {user}");
         }
     }
 }
