@@ -47,10 +47,31 @@ pub fn stamp(us: i64, tz: &TimeZone) -> String {
     zoned.strftime("%Y-%m-%dT%H:%M:%S%.f%:z").to_string()
 }
 
-/// An instant as Dust writes `createdAt`: `YYYY-MM-DD HH:mm:ss` local.
+/// An instant as Dust writes `createdAt`: `YYYY-MM-DD HH:mm:ss` local (digits written directly:
+/// the messages table writes one per row).
 pub fn local_time(us: i64, tz: &TimeZone) -> String {
-    let zoned = crate::model::from_micros(us).to_zoned(tz.clone());
-    zoned.strftime("%Y-%m-%d %H:%M:%S").to_string()
+    let at = crate::model::from_micros(us);
+    let t = tz.to_offset(at).to_datetime(at);
+    let year = t.year();
+    if !(0..=9999).contains(&year) {
+        return t.strftime("%Y-%m-%d %H:%M:%S").to_string();
+    }
+    let mut out = String::with_capacity(19);
+    let parts = [
+        (year / 100, ""),
+        (year % 100, "-"),
+        (i16::from(t.month()), "-"),
+        (i16::from(t.day()), " "),
+        (i16::from(t.hour()), ":"),
+        (i16::from(t.minute()), ":"),
+        (i16::from(t.second()), ""),
+    ];
+    for (n, after) in parts {
+        out.push(char::from(b'0' + (n / 10) as u8));
+        out.push(char::from(b'0' + (n % 10) as u8));
+        out.push_str(after);
+    }
+    out
 }
 
 /// A directory field as free text, or `Null`.

@@ -213,3 +213,20 @@ fn entity_stats_and_rows_include_the_inactive() {
         "date,toolName,executions,uniqueUsers\r\n2024-01-01,'=web_search,1,1\r\n"
     );
 }
+
+#[test]
+fn local_times_are_written_as_jiff_formats_them() {
+    for zone in ["UTC", "Asia/Kathmandu", "America/St_Johns", "Pacific/Apia"] {
+        let tz = TimeZone::get(zone).unwrap();
+        // From 2000 to 2100 in odd steps, so every field takes many values.
+        let mut us = 946_684_800_000_000i64;
+        while us < 4_102_444_800_000_000 {
+            let want = crate::model::from_micros(us)
+                .to_zoned(tz.clone())
+                .strftime("%Y-%m-%d %H:%M:%S")
+                .to_string();
+            assert_eq!(super::rows::local_time(us, &tz), want, "{zone} {us}");
+            us += 77_777_777_777;
+        }
+    }
+}
