@@ -248,6 +248,7 @@ fn user_rows(
 
 /// Everything a `messages` row needs besides the message: agent names and member emails by
 /// id, built once for a whole export.
+#[derive(Clone)]
 pub struct MessageContext {
     agent_names: HashMap<String, Cell>,
     member_emails: HashMap<String, Cell>,

@@ -8,7 +8,7 @@ use super::rows::{Cell, MessageContext, message_row, table_rows};
 use super::{Answers, Query, Table, engine};
 use crate::ingest::directory::{DirectoryKind, DirectoryRecord};
 use crate::privacy::Policy;
-use crate::storage::{MessageCursor, Store, StoreError, Window};
+use crate::storage::{MessageCursor, MessageRow, Store, StoreError, Window};
 
 /// Ingest sequence numbers read per step when a rollup catches up (a batch holds at most
 /// 10,000 events, so a step holds at most 160,000).
@@ -157,6 +157,26 @@ pub async fn rows(
     Ok(rows)
 }
 
+/// Some rows of the `messages` table as text.
+#[derive(Debug, Default)]
+pub struct TextChunk {
+    pub text: String,
+    pub rows: usize,
+    /// Marks the end of one hour's rows (never handed out by [`MessagePages::text`]).
+    ends_part: bool,
+}
+
+impl TextChunk {
+    /// `rows` rows written as `text`.
+    pub fn of(text: String, rows: usize) -> Self {
+        TextChunk {
+            text,
+            rows,
+            ends_part: false,
+        }
+    }
+}
+
 /// Rows of the `messages` table fetched a page at a time, so memory stays flat on any range.
 pub struct MessagePages {
     workspace: String,
@@ -165,13 +185,13 @@ pub struct MessagePages {
     cursor: Option<MessageCursor>,
     /// Whether the range is exhausted.
     pub done: bool,
-    ctx: MessageContext,
+    ctx: Arc<MessageContext>,
     /// How user ids and emails leave.
     policy: Policy,
 }
 
 /// Rows fetched per page.
-pub const MESSAGE_PAGE: usize = 20_000;
+pub const MESSAGE_PAGE: usize = 5_000;
 
 impl MessagePages {
     /// The messages of `[from, to)` in `workspace`, joined with `dirs`, times shown in `tz`.
@@ -188,9 +208,97 @@ impl MessagePages {
             to,
             cursor: None,
             done: false,
-            ctx: MessageContext::new(&dirs.agents, &dirs.members, tz),
+            ctx: Arc::new(MessageContext::new(&dirs.agents, &dirs.members, tz)),
             policy,
         }
+    }
+
+    /// The same table over `[from, to)` (a part of the range).
+    fn part(&self, (from, to): (i64, i64)) -> Self {
+        MessagePages {
+            workspace: self.workspace.clone(),
+            from,
+            to,
+            cursor: None,
+            done: false,
+            ctx: self.ctx.clone(),
+            policy: self.policy.clone(),
+        }
+    }
+
+    /// The rows as text, in order, formatted by `write` (rows of one chunk, no header) on two
+    /// tasks that take alternate hours of the range, each paging through its hour, so that
+    /// reading the store and formatting rows use two cores. At most `ahead` chunks wait per
+    /// task. A store failure ends the stream with that error.
+    pub fn text(
+        self,
+        store: crate::storage::SharedStore,
+        ahead: usize,
+        write: fn(&[Vec<Cell>]) -> String,
+    ) -> tokio::sync::mpsc::Receiver<Result<TextChunk, StoreError>> {
+        const HOUR_US: i64 = 3_600_000_000;
+        let (sender, receiver) = tokio::sync::mpsc::channel(ahead.max(1));
+        tokio::spawn(async move {
+            // Hours start at the first stored message, so a range reaching far before the
+            // first one costs nothing.
+            let first = store
+                .message_page(&self.workspace, self.from, self.to, None, 1)
+                .await;
+            let start = match first {
+                Ok(page) => match page.first() {
+                    Some(row) => row.message.occurred_at,
+                    None => return,
+                },
+                Err(e) => {
+                    let _ = sender.send(Err(e)).await;
+                    return;
+                }
+            };
+            let this = Arc::new(self);
+            let mut lanes = Vec::new();
+            for lane in 0..2i64 {
+                let (lane_sender, lane_receiver) = tokio::sync::mpsc::channel(ahead.max(1));
+                lanes.push(lane_receiver);
+                let (this, store) = (this.clone(), store.clone());
+                tokio::spawn(async move {
+                    let mut start = start + lane * HOUR_US;
+                    while start < this.to {
+                        let mut pages = this.part((start, (start + HOUR_US).min(this.to)));
+                        while !pages.done {
+                            let chunk = pages.next(store.as_ref()).await;
+                            let chunk = chunk.map(|rows| TextChunk::of(write(&rows), rows.len()));
+                            let failed = chunk.is_err();
+                            if lane_sender.send(chunk).await.is_err() || failed {
+                                return;
+                            }
+                        }
+                        let end = TextChunk {
+                            ends_part: true,
+                            ..TextChunk::default()
+                        };
+                        if lane_sender.send(Ok(end)).await.is_err() {
+                            return;
+                        }
+                        start += 2 * HOUR_US;
+                    }
+                });
+            }
+            // Hours alternate between the lanes: read one lane until its hour ends, then the
+            // other; a lane without hours left closes, which ends the range.
+            let mut lane = 0;
+            while let Some(chunk) = lanes[lane].recv().await {
+                match chunk {
+                    Ok(chunk) if chunk.ends_part => lane = 1 - lane,
+                    other => {
+                        let failed = other.is_err();
+                        if sender.send(other).await.is_err() || failed {
+                            return;
+                        }
+                    }
+                }
+            }
+        });
+        receiver
     }
 
     /// The next page of rows; empty when the range is exhausted.
@@ -198,6 +306,12 @@ impl MessagePages {
     /// # Errors
     /// When the store fails.
     pub async fn next(&mut self, store: &dyn Store) -> Result<Vec<Vec<Cell>>, StoreError> {
+        let page = self.fetch(store).await?;
+        Ok(shape(page, &self.ctx, &self.policy))
+    }
+
+    /// The next page as stored; empty when the range is exhausted.
+    async fn fetch(&mut self, store: &dyn Store) -> Result<Vec<MessageRow>, StoreError> {
         if self.done {
             return Ok(Vec::new());
         }
@@ -214,32 +328,16 @@ impl MessagePages {
         self.cursor = page
             .last()
             .map(|r| (r.message.occurred_at, r.message.id.clone()));
-        let mut rows: Vec<Vec<Cell>> = page
-            .into_iter()
-            .map(|r| message_row(r.message, r.tools, r.skills, &self.ctx))
-            .collect();
-        self.policy.shape(Table::Messages.user_columns(), &mut rows);
-        Ok(rows)
+        Ok(page)
     }
+}
 
-    /// Fetches pages ahead on a task of their own, at most `ahead` pages in waiting, so that
-    /// reading the store and writing the previous page overlap. A store failure ends the
-    /// stream with that error.
-    pub fn prefetch(
-        mut self,
-        store: crate::storage::SharedStore,
-        ahead: usize,
-    ) -> tokio::sync::mpsc::Receiver<Result<Vec<Vec<Cell>>, StoreError>> {
-        let (sender, receiver) = tokio::sync::mpsc::channel(ahead.max(1));
-        tokio::spawn(async move {
-            while !self.done {
-                let page = self.next(store.as_ref()).await;
-                let failed = page.is_err();
-                if sender.send(page).await.is_err() || failed {
-                    break;
-                }
-            }
-        });
-        receiver
-    }
+/// Stored messages as rows of the `messages` table, shaped by the privacy policy.
+fn shape(page: Vec<MessageRow>, ctx: &MessageContext, policy: &Policy) -> Vec<Vec<Cell>> {
+    let mut rows: Vec<Vec<Cell>> = page
+        .into_iter()
+        .map(|r| message_row(r.message, r.tools, r.skills, ctx))
+        .collect();
+    policy.shape(Table::Messages.user_columns(), &mut rows);
+    rows
 }

@@ -127,6 +127,22 @@ async fn warm_analytics(state: AppState) {
                 tracing::warn!(error = %e, "loading analytics rollups failed; the first answer retries")
             }
         }
+        // The dashboard's ranges in the workspace's zone, so its first view is answered from
+        // remembered days.
+        for days in crate::web::console::sections::RANGES {
+            let Ok(range) = crate::web::console::sections::last_days(&ws, *days) else {
+                break;
+            };
+            let parts = crate::analytics::engine::Parts::ALL;
+            if let Err(e) = state
+                .analytics
+                .answers(state.store.as_ref(), &ws.id, &range, parts)
+                .await
+            {
+                tracing::warn!(error = %e, "computing the dashboard's ranges failed");
+                break;
+            }
+        }
     }
 }
 

@@ -421,8 +421,10 @@ impl Store for PgStore {
         after: Option<MessageCursor>,
         limit: usize,
     ) -> Result<Vec<MessageRow>, StoreError> {
-        let (after_at, after_id) = after.unwrap_or((i64::MIN, String::new()));
+        let (after_at, after_id) = after.unwrap_or((from, String::new()));
         let client = self.client().await?;
+        // Ids compare in byte order (C), which the index's collation need not be, so the
+        // repeated lower bound is what lets the scan start at the cursor instead of the range.
         let rows = client
             .query(
                 "SELECT m.id, m.occurred_at, m.conversation_id, m.parent_message_id, m.user_id,
@@ -431,6 +433,7 @@ impl Store for PgStore {
                  FROM messages m
                  WHERE m.workspace_id = $1
                    AND (m.occurred_at > $2 OR (m.occurred_at = $2 AND m.id COLLATE \"C\" > $3))
+                   AND m.occurred_at >= $2
                    AND m.occurred_at >= $4 AND m.occurred_at < $5
                  ORDER BY m.occurred_at, m.id COLLATE \"C\" LIMIT $6",
                 &[

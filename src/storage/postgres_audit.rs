@@ -263,7 +263,7 @@ impl AuditStore for PgStore {
             .await?
             .query(
                 "SELECT level, idx, hash FROM audit_nodes WHERE workspace_id = $1
-                 AND (level > $2 OR (level = $2 AND idx > $3)) ORDER BY level, idx LIMIT $4",
+                 AND (level, idx) > ($2, $3) ORDER BY level, idx LIMIT $4",
                 &[&workspace, &level, &index, &(limit as i64)],
             )
             .await?;

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use crate::access::Need;
 use crate::analytics::format::{csv, csv_record, csv_row, json_row};
 use crate::analytics::params::{ExportParams, Format, parse};
-use crate::analytics::service::{self, MessagePages};
+use crate::analytics::service::{self, MessagePages, TextChunk};
 use crate::analytics::{Query as Range, Table};
 use crate::audit::own::{Actor, OwnAction, record_or_log};
 use crate::model::Role;
@@ -124,7 +124,8 @@ fn with_headers(body: Body, params: &ExportParams) -> Response {
     response
 }
 
-/// Streams the `messages` table page by page; the next page is read while this one is sent.
+/// Streams the `messages` table: two tasks read and format alternate hours of the range while
+/// the text already made is sent.
 async fn messages(
     state: AppState,
     workspace: String,
@@ -141,68 +142,83 @@ async fn messages(
         policy,
     );
     let format = params.format;
-    let pages = pages.prefetch(state.store.clone(), 2);
-    // State: the pages, whether nothing was sent yet, whether a row was, whether it ended.
+    let write = match format {
+        Format::Csv => csv_rows,
+        Format::Json => json_rows,
+    };
+    let chunks = pages.text(state.store.clone(), 2, write);
+    // State: the chunks, whether nothing was sent yet, whether a row was, whether it ended.
     let stream = futures_util::stream::unfold(
-        (pages, true, false, false),
-        move |(mut pages, first, any, ended)| async move {
+        (chunks, true, false, false),
+        move |(mut chunks, first, any, ended)| async move {
             if ended {
                 return None;
             }
-            let (rows, last) = match pages.recv().await {
-                Some(Ok(rows)) => (rows, false),
-                None => (Vec::new(), true),
+            let (chunk, last) = match chunks.recv().await {
+                Some(Ok(chunk)) => (chunk, false),
+                None => (TextChunk::default(), true),
                 Some(Err(e)) => {
                     tracing::error!(error = %e, "messages export failed mid-stream");
                     let failed = Err(std::io::Error::other("the store failed"));
-                    return Some((failed, (pages, false, any, true)));
+                    return Some((failed, (chunks, false, any, true)));
                 }
             };
-            let chunk = page_text(format, &rows, first, any, last);
-            let any = any || !rows.is_empty();
-            Some((Ok::<_, std::io::Error>(chunk), (pages, false, any, last)))
+            let text = chunk_text(format, &chunk, first, any, last);
+            let any = any || chunk.rows > 0;
+            Some((Ok::<_, std::io::Error>(text), (chunks, false, any, last)))
         },
     );
     Ok(with_headers(Body::from_stream(stream), params))
 }
 
-/// One page of the `messages` table as text: the CSV header or the JSON opening bracket with
-/// the first chunk, commas between JSON rows across pages (`any`: a row was sent before), the
-/// closing bracket with the last chunk.
-fn page_text(
-    format: Format,
-    rows: &[Vec<crate::analytics::rows::Cell>],
-    first: bool,
-    any: bool,
-    last: bool,
-) -> String {
+/// Rows as CSV records.
+fn csv_rows(rows: &[Vec<crate::analytics::rows::Cell>]) -> String {
+    let mut text = String::with_capacity(rows.len() * 200);
+    for row in rows {
+        csv_row(&mut text, row);
+    }
+    text
+}
+
+/// Rows as JSON objects separated by commas.
+fn json_rows(rows: &[Vec<crate::analytics::rows::Cell>]) -> String {
     let columns = Table::Messages.columns();
-    let mut chunk = String::with_capacity(rows.len() * 200 + 256);
+    let mut text = String::with_capacity(rows.len() * 400);
+    for (i, row) in rows.iter().enumerate() {
+        if i > 0 {
+            text.push(',');
+        }
+        text.push_str(&json_row(columns, row).to_string());
+    }
+    text
+}
+
+/// One chunk of the `messages` table as sent: the CSV header or the JSON opening bracket with
+/// the first, a comma before JSON rows when a row was sent before (`any`), the closing bracket
+/// with the last.
+fn chunk_text(format: Format, chunk: &TextChunk, first: bool, any: bool, last: bool) -> String {
+    let mut text = String::with_capacity(chunk.text.len() + 256);
     match format {
         Format::Csv => {
             if first {
-                csv_record(&mut chunk, columns.iter().copied());
+                csv_record(&mut text, Table::Messages.columns().iter().copied());
             }
-            for row in rows {
-                csv_row(&mut chunk, row);
-            }
+            text.push_str(&chunk.text);
         }
         Format::Json => {
             if first {
-                chunk.push('[');
+                text.push('[');
             }
-            for (i, row) in rows.iter().enumerate() {
-                if any || i > 0 {
-                    chunk.push(',');
-                }
-                chunk.push_str(&json_row(columns, row).to_string());
+            if any && chunk.rows > 0 {
+                text.push(',');
             }
+            text.push_str(&chunk.text);
             if last {
-                chunk.push(']');
+                text.push(']');
             }
         }
     }
-    chunk
+    text
 }
 
 #[cfg(test)]
@@ -219,8 +235,13 @@ mod tests {
     /// Pages as the stream sends them: `(rows, last)` in order.
     fn streamed(format: Format, pages: &[(Vec<Vec<Cell>>, bool)]) -> String {
         let (mut out, mut first, mut any) = (String::new(), true, false);
+        let write = match format {
+            Format::Csv => csv_rows,
+            Format::Json => json_rows,
+        };
         for (rows, last) in pages {
-            out.push_str(&page_text(format, rows, first, any, *last));
+            let chunk = TextChunk::of(write(rows), rows.len());
+            out.push_str(&chunk_text(format, &chunk, first, any, *last));
             first = false;
             any = any || !rows.is_empty();
         }

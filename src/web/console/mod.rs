@@ -14,7 +14,7 @@ mod chart;
 mod dashboard;
 mod login;
 mod report;
-mod sections;
+pub(crate) mod sections;
 pub mod session;
 mod settings;
 mod streams;
