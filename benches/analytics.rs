@@ -12,7 +12,7 @@ mod common;
 
 use common::{bench_end, bench_store, env_or, rss_mib};
 use std::time::Instant;
-use tally::analytics::format::{csv_record, csv_row};
+use tally::analytics::format::{csv_record, csv_rows};
 use tally::analytics::rollup::{Memo, Rollup};
 use tally::analytics::service::{self, MessagePages};
 use tally::analytics::{Query, Table, engine};
@@ -55,18 +55,22 @@ async fn prepare_and_run() {
     }
 }
 
-/// The PostgreSQL URL of the bench schema, or None when PostgreSQL is not reachable.
+/// The PostgreSQL server the bench uses.
+fn postgres_base() -> String {
+    std::env::var("TALLY_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+/// The URL of the bench schema on that server.
 fn postgres_url() -> String {
-    let base = std::env::var("TALLY_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let base = postgres_base();
     let sep = if base.contains('?') { '&' } else { '?' };
     format!("{base}{sep}options=-c%20search_path%3D{PG_SCHEMA}")
 }
 
 /// Copies the workspace into PostgreSQL unless it is there already; answers the store's URL.
 async fn copy_to_postgres(from: &SharedStore) -> Option<String> {
-    let base = std::env::var("TALLY_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let base = postgres_base();
     let connect = tokio_postgres::connect(&base, tokio_postgres::NoTls);
     let (client, conn) = tokio::time::timeout(std::time::Duration::from_secs(5), connect)
         .await
@@ -256,13 +260,7 @@ async fn messages_export(store: &SharedStore) {
     let pages = MessagePages::new("bench", (0, to), &dirs, jiff::tz::TimeZone::UTC, policy);
     let before = rss_mib("VmRSS:");
     let started = Instant::now();
-    let mut chunks = pages.text(store.clone(), 2, |rows| {
-        let mut text = String::with_capacity(rows.len() * 200);
-        for row in rows {
-            csv_row(&mut text, row);
-        }
-        text
-    });
+    let mut chunks = pages.text(store.clone(), 2, csv_rows);
     let mut out = String::new();
     csv_record(&mut out, Table::Messages.columns().iter().copied());
     let (mut rows, mut bytes) = (0usize, out.len());

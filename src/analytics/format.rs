@@ -99,6 +99,15 @@ pub fn csv_row(out: &mut String, row: &[Cell]) {
     out.push_str("\r\n");
 }
 
+/// Rows as CSV records, no header.
+pub fn csv_rows(rows: &[Vec<Cell>]) -> String {
+    let mut text = String::with_capacity(rows.len() * 200);
+    for row in rows {
+        csv_row(&mut text, row);
+    }
+    text
+}
+
 /// Appends one field, quoted when it holds a comma, a quote or a line break.
 fn push_field(out: &mut String, field: &str) {
     if field.contains([',', '"', '\r', '\n']) {

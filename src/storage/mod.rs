@@ -124,6 +124,34 @@ pub struct MessageRow {
     pub skills: Vec<String>,
 }
 
+/// Execution names by message id, as a page of messages reads them.
+pub type NamesByMessage = std::collections::HashMap<String, Vec<String>>;
+
+impl MessageRow {
+    /// Each message of a page with the names of its executions taken from `tools` and
+    /// `skills`, each name once, sorted.
+    pub fn joined(
+        messages: Vec<crate::model::Message>,
+        mut tools: NamesByMessage,
+        mut skills: NamesByMessage,
+    ) -> Vec<MessageRow> {
+        let names = |found: &mut NamesByMessage, id: &str| {
+            let mut names = found.remove(id).unwrap_or_default();
+            names.sort_unstable();
+            names.dedup();
+            names
+        };
+        messages
+            .into_iter()
+            .map(|message| MessageRow {
+                tools: names(&mut tools, &message.id),
+                skills: names(&mut skills, &message.id),
+                message,
+            })
+            .collect()
+    }
+}
+
 /// Where a page of messages starts: after this instant and id.
 pub type MessageCursor = (i64, String);
 

@@ -5,7 +5,6 @@
 use async_trait::async_trait;
 use deadpool_postgres::GenericClient;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
-use std::collections::HashMap;
 use std::str::FromStr;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
@@ -454,7 +453,7 @@ impl Store for PgStore {
             return Ok(Vec::new());
         };
         let span = (first.occurred_at, last.occurred_at);
-        let mut found = [HashMap::new(), HashMap::new()];
+        let mut found = [NamesByMessage::new(), NamesByMessage::new()];
         for (table, found) in ["tool_executions", "skill_executions"]
             .iter()
             .zip(&mut found)
@@ -476,21 +475,8 @@ impl Store for PgStore {
                     .push(row.try_get::<_, String>(1)?);
             }
         }
-        let [mut tools, mut skills] = found;
-        let names = |found: &mut HashMap<String, Vec<String>>, id: &str| {
-            let mut names = found.remove(id).unwrap_or_default();
-            names.sort_unstable();
-            names.dedup();
-            names
-        };
-        Ok(messages
-            .into_iter()
-            .map(|message| MessageRow {
-                tools: names(&mut tools, &message.id),
-                skills: names(&mut skills, &message.id),
-                message,
-            })
-            .collect())
+        let [tools, skills] = found;
+        Ok(MessageRow::joined(messages, tools, skills))
     }
 
     async fn event_counts(&self, workspace: &str) -> Result<EventCounts, StoreError> {

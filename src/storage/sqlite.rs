@@ -5,7 +5,6 @@
 
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, mpsc};
 use tokio::sync::oneshot;
@@ -588,16 +587,9 @@ impl Store for SqliteStore {
                 return Ok(Vec::new());
             };
             let span = (first.occurred_at, last.occurred_at);
-            let mut tools = executions_by_message(c, "tool_executions", &ws, span)?;
-            let mut skills = executions_by_message(c, "skill_executions", &ws, span)?;
-            Ok(messages
-                .into_iter()
-                .map(|message| MessageRow {
-                    tools: names(tools.remove(&message.id)),
-                    skills: names(skills.remove(&message.id)),
-                    message,
-                })
-                .collect())
+            let tools = executions_by_message(c, "tool_executions", &ws, span)?;
+            let skills = executions_by_message(c, "skill_executions", &ws, span)?;
+            Ok(MessageRow::joined(messages, tools, skills))
         })
         .await
     }
@@ -693,15 +685,6 @@ fn message_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Message> {
     })
 }
 
-/// Distinct sorted names from a `group_concat(name, char(31))`.
-/// The names of a message's executions, sorted, each once.
-fn names(found: Option<Vec<String>>) -> Vec<String> {
-    let mut names = found.unwrap_or_default();
-    names.sort_unstable();
-    names.dedup();
-    names
-}
-
 /// The executions of messages stored at `[first, last]` (both ends included), by message id,
 /// read in one pass over the time of their message.
 fn executions_by_message(
@@ -709,13 +692,13 @@ fn executions_by_message(
     table: &str,
     ws: &str,
     (first, last): (i64, i64),
-) -> Result<HashMap<String, Vec<String>>, StoreError> {
+) -> Result<NamesByMessage, StoreError> {
     let mut stmt = c.prepare_cached(&format!(
         "SELECT message_id, name FROM {table} INDEXED BY {table}_message_at
          WHERE workspace_id = ?1 AND message_at >= ?2 AND message_at <= ?3
            AND message_at IS NOT NULL"
     ))?;
-    let mut found: HashMap<String, Vec<String>> = HashMap::new();
+    let mut found = NamesByMessage::new();
     let mut rows = stmt.query(params![ws, first, last])?;
     while let Some(row) = rows.next()? {
         found.entry(row.get(0)?).or_default().push(row.get(1)?);

@@ -7,7 +7,7 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::access::Need;
-use crate::analytics::format::{csv, csv_record, csv_row, json_row};
+use crate::analytics::format::{csv, csv_record, csv_rows, json_row};
 use crate::analytics::params::{ExportParams, Format, parse};
 use crate::analytics::service::{self, MessagePages, TextChunk};
 use crate::analytics::{Query as Range, Table};
@@ -169,15 +169,6 @@ async fn messages(
         },
     );
     Ok(with_headers(Body::from_stream(stream), params))
-}
-
-/// Rows as CSV records.
-fn csv_rows(rows: &[Vec<crate::analytics::rows::Cell>]) -> String {
-    let mut text = String::with_capacity(rows.len() * 200);
-    for row in rows {
-        csv_row(&mut text, row);
-    }
-    text
 }
 
 /// Rows as JSON objects separated by commas.
